@@ -1,0 +1,12 @@
+//! gt4py-publish: publish Python wheels and sdists to a static PEP 503 package index kept in a
+//! local directory or in a GitHub repository served by GitHub Pages.
+//!
+//! Data flows one way: the CLI validates distributions (`dist`), a target (`target`) is read into
+//! pages (`index`), the planner (`publish`) computes the writes, and they are applied in an order
+//! that keeps every intermediate state a valid index. Progress goes through `report::Reporter`,
+//! so nothing below `main` prints.
+
+pub mod filename;
+pub mod hashing;
+pub mod metadata;
+pub mod name;
