@@ -10,3 +10,4 @@ pub mod filename;
 pub mod hashing;
 pub mod metadata;
 pub mod name;
+pub mod target;

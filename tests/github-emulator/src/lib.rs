@@ -1,0 +1,1 @@
+//! A stateful emulator of the GitHub REST Contents API and Git Trees API, for tests.

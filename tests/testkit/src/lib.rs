@@ -1,0 +1,1 @@
+//! Test support for gt4py-publish, shared by the integration tests and the benchmarks.
