@@ -10,4 +10,5 @@ pub mod filename;
 pub mod hashing;
 pub mod metadata;
 pub mod name;
+pub mod report;
 pub mod target;

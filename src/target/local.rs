@@ -1,1 +1,456 @@
-//! The index in a local directory.
+//! The index in a local directory: the embedded default, used without network or token.
+//!
+//! Writes go to a temporary file in the destination folder and are renamed into place, so a
+//! reader (or a crash) never sees half a file. Runs on the same directory are serialized by an
+//! exclusive lock on a lock file, so an overlapping second run waits, then re-reads and merges.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha1::{Digest, Sha1};
+
+use super::{
+    BlobSha, DirEntry, Expected, RunLock, StoredFile, Target, TargetError, Upload, check_path,
+};
+use crate::hashing::{self, git_blob_sha};
+
+/// Names the tool keeps for itself in the index folder; listings skip them.
+const LOCK_FILE: &str = ".gt4py-publish.lock";
+const TEMP_PREFIX: &str = ".gt4py-publish.tmp.";
+
+/// Pages are read whole; anything bigger than this is not a page we wrote.
+const MAX_READ: u64 = 512 * 1024 * 1024;
+
+/// A local index directory.
+pub struct LocalDir {
+    root: PathBuf,
+}
+
+impl LocalDir {
+    /// An index at `root`; the folder is created on the first write.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Resolves a checked relative path, refusing to follow a symlink out of the index.
+    fn resolve(&self, path: &str) -> Result<PathBuf, TargetError> {
+        check_path(path)?;
+        let mut full = self.root.clone();
+        for component in path.split('/') {
+            full.push(component);
+            if let Ok(meta) = fs::symlink_metadata(&full)
+                && meta.file_type().is_symlink()
+            {
+                return Err(TargetError::UnsafePath {
+                    path: path.to_string(),
+                });
+            }
+        }
+        Ok(full)
+    }
+
+    fn io(action: &'static str, path: &Path, source: io::Error) -> TargetError {
+        TargetError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn current_sha(&self, full: &Path) -> Result<Option<BlobSha>, TargetError> {
+        match File::open(full) {
+            Ok(mut file) => {
+                let size = file
+                    .metadata()
+                    .map_err(|e| Self::io("read", full, e))?
+                    .len();
+                let digests = hashing::digest_reader(&mut file, size)
+                    .map_err(|e| Self::io("read", full, e))?;
+                Ok(Some(digests.blob_sha))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Self::io("read", full, e)),
+        }
+    }
+
+    fn check_expected(
+        &self,
+        path: &str,
+        full: &Path,
+        expected: &Expected,
+    ) -> Result<(), TargetError> {
+        let current = self.current_sha(full)?;
+        let matches = match (expected, &current) {
+            (Expected::Absent, None) => true,
+            (Expected::Sha(want), Some(have)) => want == have,
+            _ => false,
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(TargetError::Conflict {
+                path: path.to_string(),
+                detail: format!(
+                    "expected {}, found {}",
+                    describe(Some(expected)),
+                    current.as_deref().unwrap_or("no file")
+                ),
+            })
+        }
+    }
+
+    /// Writes `content` next to `full` and renames it into place, returning the blob sha of
+    /// what was written (computed while copying, so a source that changes is noticed).
+    fn write_atomically(&self, full: &Path, content: Upload<'_>) -> Result<BlobSha, TargetError> {
+        let dir = full.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(|e| Self::io("create the folder", dir, e))?;
+        let temp = dir.join(format!(
+            "{TEMP_PREFIX}{}.{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        let result = (|| {
+            let mut out = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)
+                .map_err(|e| Self::io("create", &temp, e))?;
+            let sha = match content {
+                Upload::Bytes(bytes) => {
+                    out.write_all(bytes)
+                        .map_err(|e| Self::io("write", &temp, e))?;
+                    git_blob_sha(bytes)
+                }
+                Upload::File { path, len } => copy_hashing(path, len, &mut out, &temp)?,
+            };
+            // Durable before it becomes visible: a crash must not leave a truncated page.
+            out.sync_all().map_err(|e| Self::io("write", &temp, e))?;
+            fs::rename(&temp, full).map_err(|e| Self::io("rename into", full, e))?;
+            Ok(sha)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+}
+
+fn describe(expected: Option<&Expected>) -> String {
+    match expected {
+        Some(Expected::Absent) | None => "no file".to_string(),
+        Some(Expected::Sha(sha)) => sha.clone(),
+    }
+}
+
+/// Copies `len` bytes of `source` into `out`, returning their blob sha.
+fn copy_hashing(
+    source: &Path,
+    len: u64,
+    out: &mut File,
+    temp: &Path,
+) -> Result<BlobSha, TargetError> {
+    let mut input = File::open(source).map_err(|e| LocalDir::io("read", source, e))?;
+    let mut hasher = Sha1::new();
+    hasher.update(format!("blob {len}\0").as_bytes());
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut copied: u64 = 0;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(LocalDir::io("read", source, e)),
+        };
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| LocalDir::io("write", temp, e))?;
+        copied += n as u64;
+    }
+    if copied != len {
+        return Err(LocalDir::io(
+            "read",
+            source,
+            io::Error::other(format!(
+                "the file changed after it was validated ({len} bytes expected, {copied} read)"
+            )),
+        ));
+    }
+    Ok(hashing::hex(&hasher.finalize()))
+}
+
+struct DirLock {
+    _file: File,
+}
+
+impl RunLock for DirLock {}
+
+impl Target for LocalDir {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn lock(&self) -> Result<Box<dyn RunLock>, TargetError> {
+        fs::create_dir_all(&self.root).map_err(|e| Self::io("create the folder", &self.root, e))?;
+        let path = self.root.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Self::io("open the lock file", &path, e))?;
+        // The OS releases the lock when the process dies, so a crashed run never wedges the index.
+        file.lock().map_err(|source| TargetError::Locked {
+            location: self.location(),
+            source,
+        })?;
+        Ok(Box::new(DirLock { _file: file }))
+    }
+
+    fn list_dir(&self, dir: &str) -> Result<Option<Vec<DirEntry>>, TargetError> {
+        let full = if dir.is_empty() {
+            self.root.clone()
+        } else {
+            self.resolve(dir)?
+        };
+        let reader = match fs::read_dir(&full) {
+            Ok(reader) => reader,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Self::io("list", &full, e)),
+        };
+        let mut entries = Vec::new();
+        for item in reader {
+            let item = item.map_err(|e| Self::io("list", &full, e))?;
+            let Ok(name) = item.file_name().into_string() else {
+                // Not UTF-8: cannot be a page entry or a distribution; verify reports it.
+                continue;
+            };
+            if name == LOCK_FILE || name.starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            let meta = item
+                .metadata()
+                .map_err(|e| Self::io("list", &item.path(), e))?;
+            entries.push(DirEntry {
+                name,
+                is_dir: meta.is_dir(),
+                size: meta.len(),
+                sha: None,
+            });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Some(entries))
+    }
+
+    fn read_file(&self, path: &str) -> Result<Option<StoredFile>, TargetError> {
+        let full = self.resolve(path)?;
+        let file = match File::open(&full) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Self::io("read", &full, e)),
+        };
+        let mut bytes = Vec::new();
+        file.take(MAX_READ + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Self::io("read", &full, e))?;
+        if bytes.len() as u64 > MAX_READ {
+            return Err(Self::io(
+                "read",
+                &full,
+                io::Error::other("the file is larger than 512 MiB; it is not an index page"),
+            ));
+        }
+        let sha = git_blob_sha(&bytes);
+        Ok(Some(StoredFile { bytes, sha }))
+    }
+
+    fn file_sha(&self, path: &str) -> Result<Option<BlobSha>, TargetError> {
+        let full = self.resolve(path)?;
+        self.current_sha(&full)
+    }
+
+    fn open_file(&self, path: &str) -> Result<Option<Box<dyn Read + '_>>, TargetError> {
+        let full = self.resolve(path)?;
+        match File::open(&full) {
+            Ok(file) => Ok(Some(Box::new(file))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Self::io("read", &full, e)),
+        }
+    }
+
+    fn put_file(
+        &self,
+        path: &str,
+        content: Upload<'_>,
+        expected: &Expected,
+        _message: &str,
+    ) -> Result<BlobSha, TargetError> {
+        let full = self.resolve(path)?;
+        self.check_expected(path, &full, expected)?;
+        self.write_atomically(&full, content)
+    }
+
+    fn delete_file(
+        &self,
+        path: &str,
+        expected: &BlobSha,
+        _message: &str,
+    ) -> Result<(), TargetError> {
+        let full = self.resolve(path)?;
+        self.check_expected(path, &full, &Expected::Sha(expected.clone()))?;
+        fs::remove_file(&full).map_err(|e| Self::io("delete", &full, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> (tempfile::TempDir, LocalDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let target = LocalDir::new(dir.path().join("index"));
+        (dir, target)
+    }
+
+    #[test]
+    fn writes_are_compare_and_swap() {
+        let (_dir, target) = index();
+        let sha = target
+            .put_file(
+                "dace/index.html",
+                Upload::Bytes(b"one"),
+                &Expected::Absent,
+                "m",
+            )
+            .unwrap();
+        assert_eq!(sha, git_blob_sha(b"one"));
+        // Creating again must fail: someone else created it first.
+        let err = target
+            .put_file(
+                "dace/index.html",
+                Upload::Bytes(b"two"),
+                &Expected::Absent,
+                "m",
+            )
+            .unwrap_err();
+        assert!(matches!(err, TargetError::Conflict { .. }), "{err}");
+        // Updating with a stale sha must fail too.
+        let err = target
+            .put_file(
+                "dace/index.html",
+                Upload::Bytes(b"two"),
+                &Expected::Sha(git_blob_sha(b"zero")),
+                "m",
+            )
+            .unwrap_err();
+        assert!(matches!(err, TargetError::Conflict { .. }), "{err}");
+        target
+            .put_file(
+                "dace/index.html",
+                Upload::Bytes(b"two"),
+                &Expected::Sha(sha),
+                "m",
+            )
+            .unwrap();
+        let stored = target.read_file("dace/index.html").unwrap().unwrap();
+        assert_eq!(stored.bytes, b"two");
+        assert_eq!(stored.sha, git_blob_sha(b"two"));
+    }
+
+    #[test]
+    fn file_uploads_are_copied_and_hashed() {
+        let (dir, target) = index();
+        let source = dir.path().join("x.whl");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        fs::write(&source, &data).unwrap();
+        let sha = target
+            .put_file(
+                "x/x.whl",
+                Upload::File {
+                    path: &source,
+                    len: data.len() as u64,
+                },
+                &Expected::Absent,
+                "m",
+            )
+            .unwrap();
+        assert_eq!(sha, git_blob_sha(&data));
+        assert_eq!(target.file_sha("x/x.whl").unwrap(), Some(sha));
+        // A source that is not the length it was validated at is refused, and nothing is left.
+        let err = target
+            .put_file(
+                "x/y.whl",
+                Upload::File {
+                    path: &source,
+                    len: 10,
+                },
+                &Expected::Absent,
+                "m",
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("x.whl") || format!("{err:?}").contains("changed"));
+        assert_eq!(target.file_sha("x/y.whl").unwrap(), None);
+        let names: Vec<_> = target
+            .list_dir("x")
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["x.whl"], "no temporary file may be left behind");
+    }
+
+    #[test]
+    fn deletes_check_the_sha() {
+        let (_dir, target) = index();
+        let sha = target
+            .put_file("a", Upload::Bytes(b"1"), &Expected::Absent, "m")
+            .unwrap();
+        assert!(target.delete_file("a", &git_blob_sha(b"2"), "m").is_err());
+        target.delete_file("a", &sha, "m").unwrap();
+        assert_eq!(target.read_file("a").unwrap(), None);
+    }
+
+    #[test]
+    fn paths_cannot_escape_the_index() {
+        let (dir, target) = index();
+        for bad in ["../escape", "/etc/passwd", "a/../../b"] {
+            assert!(matches!(
+                target.put_file(bad, Upload::Bytes(b"x"), &Expected::Absent, "m"),
+                Err(TargetError::UnsafePath { .. })
+            ));
+        }
+        // A symlink inside the index must not be followed out of it.
+        fs::create_dir_all(target.root()).unwrap();
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, target.root().join("evil")).unwrap();
+        assert!(matches!(
+            target.put_file("evil/x", Upload::Bytes(b"x"), &Expected::Absent, "m"),
+            Err(TargetError::UnsafePath { .. })
+        ));
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn listings_hide_the_tools_own_files() {
+        let (_dir, target) = index();
+        assert_eq!(target.list_dir("").unwrap(), None);
+        let _lock = target.lock().unwrap();
+        target
+            .put_file("index.html", Upload::Bytes(b"x"), &Expected::Absent, "m")
+            .unwrap();
+        let names: Vec<_> = target
+            .list_dir("")
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["index.html"]);
+    }
+}

@@ -33,7 +33,10 @@ pub struct DirEntry {
 pub enum Upload<'a> {
     Bytes(&'a [u8]),
     /// Streamed from disk, so a 100 MB wheel is never held in memory.
-    File { path: &'a Path, len: u64 },
+    File {
+        path: &'a Path,
+        len: u64,
+    },
 }
 
 impl Upload<'_> {
@@ -148,12 +151,26 @@ mod tests {
 
     #[test]
     fn only_plain_relative_paths_are_safe() {
-        for ok in ["index.html", "dace/index.html", ".nojekyll", "dace/dace-1.0-py3-none-any.whl"] {
+        for ok in [
+            "index.html",
+            "dace/index.html",
+            ".nojekyll",
+            "dace/dace-1.0-py3-none-any.whl",
+        ] {
             assert!(check_path(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "/etc/passwd", "../x", "dace/../../x", "dace//x", "dace/./x", "a\\b", "C:x", "a\0",
-            "dace/", "a\nb",
+            "",
+            "/etc/passwd",
+            "../x",
+            "dace/../../x",
+            "dace//x",
+            "dace/./x",
+            "a\\b",
+            "C:x",
+            "a\0",
+            "dace/",
+            "a\nb",
         ] {
             assert!(check_path(bad).is_err(), "{bad:?}");
         }
