@@ -1,0 +1,132 @@
+//! Command-line definitions (clap) and nothing else: `main` turns them into a run.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Publish Python wheels and sdists to a static PEP 503 package index kept in a GitHub repository
+/// (served by GitHub Pages) or in a local directory.
+///
+/// Bare files mean `publish`: `gt4py-publish dist/*.whl`.
+#[derive(Debug, Parser)]
+#[command(name = "gt4py-publish", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Show every read, write and request (tokens are always redacted).
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Show only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate distributions and publish them to the index (the default command).
+    Publish(PublishArgs),
+    /// Validate distributions without publishing anything.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Wheels (.whl) and sdists (.tar.gz, .zip) to publish.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// A file whose name is already on the index with different content is skipped with a
+    /// warning instead of failing the run.
+    #[arg(long)]
+    pub skip_existing: bool,
+
+    /// Validate and show the planned changes; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Wheels (.whl) and sdists (.tar.gz, .zip) to validate.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// Where the index lives.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Publish into a local index directory (no network, no token).
+    #[arg(long, value_name = "DIR")]
+    pub index_dir: Option<PathBuf>,
+}
+
+/// Subcommand names; anything else in first position means `publish`.
+const SUBCOMMANDS: &[&str] = &["publish", "check", "help"];
+
+/// Inserts the implicit `publish` so `gt4py-publish [OPTIONS] FILE...` works as documented.
+pub fn with_default_command(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    let needs_publish = match args.get(1).and_then(|a| a.to_str()) {
+        None => false,
+        Some(first) => {
+            !SUBCOMMANDS.contains(&first)
+                && !matches!(first, "-h" | "--help" | "-V" | "--version")
+        }
+    };
+    if needs_publish {
+        args.insert(1, OsString::from("publish"));
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(with_default_command(args.iter().map(OsString::from))).unwrap()
+    }
+
+    #[test]
+    fn bare_files_mean_publish() {
+        let cli = parse(&["gt4py-publish", "--index-dir", "idx", "a.whl", "b.tar.gz"]);
+        let Command::Publish(args) = cli.command else {
+            panic!("expected publish")
+        };
+        assert_eq!(args.files, [PathBuf::from("a.whl"), PathBuf::from("b.tar.gz")]);
+        assert_eq!(args.target.index_dir, Some(PathBuf::from("idx")));
+        let cli = parse(&["gt4py-publish", "-v", "a.whl"]);
+        assert!(cli.output.verbose);
+        assert!(matches!(cli.command, Command::Publish(_)));
+    }
+
+    #[test]
+    fn explicit_subcommands_are_kept() {
+        assert!(matches!(
+            parse(&["gt4py-publish", "check", "a.whl"]).command,
+            Command::Check(_)
+        ));
+        assert!(matches!(
+            parse(&["gt4py-publish", "publish", "--dry-run", "a.whl"]).command,
+            Command::Publish(PublishArgs { dry_run: true, .. })
+        ));
+    }
+
+    #[test]
+    fn verify_cli() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
