@@ -126,7 +126,19 @@ impl LocalDir {
                         .map_err(|e| Self::io("write", &temp, e))?;
                     git_blob_sha(bytes)
                 }
-                Upload::File { path, len } => copy_hashing(path, len, &mut out, &temp)?,
+                Upload::File { path, len, sha } => {
+                    let copied = copy_hashing(path, len, &mut out, &temp)?;
+                    if copied != sha {
+                        return Err(Self::io(
+                            "read",
+                            path,
+                            io::Error::other(
+                                "the file changed after it was validated; rebuild it and run again",
+                            ),
+                        ));
+                    }
+                    copied
+                }
             };
             // Durable before it becomes visible: a crash must not leave a truncated page.
             out.sync_all().map_err(|e| Self::io("write", &temp, e))?;

@@ -86,6 +86,15 @@ pub enum TargetError {
     Remote(Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Size limits of a store, checked for every file before a run writes anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeLimits {
+    /// Larger files are refused.
+    pub max: u64,
+    /// Larger files get a warning (they may fail for reasons the store does not document).
+    pub warn: u64,
+}
+
 /// Held while a run reads, plans and writes; dropping it lets the next run in.
 pub trait RunLock {}
 
@@ -93,6 +102,11 @@ pub trait RunLock {}
 pub trait Target {
     /// Where this is, for messages: `/srv/index` or `GridTools/pypi@main`.
     fn location(&self) -> String;
+
+    /// The largest file this store accepts; `None` when only the disk limits it.
+    fn size_limits(&self) -> Option<SizeLimits> {
+        None
+    }
 
     /// Serializes runs where the store can (a local directory); a no-op where it cannot (GitHub,
     /// where compare-and-swap writes and re-planning keep concurrent runs safe instead).
