@@ -1,1 +1,2 @@
 //! Test support for gt4py-publish, shared by the integration tests and the benchmarks.
+pub mod http_server;
