@@ -32,10 +32,12 @@ pub struct DirEntry {
 #[derive(Debug, Clone, Copy)]
 pub enum Upload<'a> {
     Bytes(&'a [u8]),
-    /// Streamed from disk, so a 100 MB wheel is never held in memory.
+    /// Streamed from disk, so a 100 MB wheel is never held in memory. `sha` is the blob sha the
+    /// file had when it was validated: a target refuses to store different bytes.
     File {
         path: &'a Path,
         len: u64,
+        sha: &'a str,
     },
 }
 
