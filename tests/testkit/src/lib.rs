@@ -1,2 +1,3 @@
 //! Test support for gt4py-publish, shared by the integration tests and the benchmarks.
 pub mod http_server;
+pub mod pip;
