@@ -166,12 +166,19 @@ impl Venv {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        let mut command = self.pip_command();
+        command.args(args);
+        run(&mut command)
+    }
+
+    /// The `Command` behind [`Venv::pip`], for callers that need to add environment variables;
+    /// add the pip subcommand and its arguments.
+    pub fn pip_command(&self) -> Command {
         let mut command = self.python_command();
         command.args(["-m", "pip", "--disable-pip-version-check", "--no-input"]);
         command.args(["--no-cache-dir", "--retries", "0", "--timeout"]);
         command.arg(NETWORK_TIMEOUT_SECS.to_string());
-        command.args(args);
-        run(&mut command)
+        command
     }
 
     /// `uv pip SUBCOMMAND --python VENV/bin/python ARGS` (no cache, no config, no downloads of
@@ -235,6 +242,36 @@ impl Venv {
             }
             Client::Uv => self.uv_pip("install", args),
         }
+    }
+
+    /// Installs `requirement` from its sdist only (`--no-binary :all:`), built offline by the
+    /// stand-in backend of [`write_stub_build_backend`] (`--no-build-isolation`, the backend's
+    /// folder on `PYTHONPATH`), with `--no-deps` into `target`. This downloads the sdist through
+    /// its link on the index (and checks its `#sha256=`), unpacks and builds it.
+    pub fn install_sdist_offline(
+        &self,
+        index_url: &str,
+        requirement: &str,
+        target: &Path,
+    ) -> Result<CommandOutput, CommandError> {
+        let backend = scratch_dir("stub-backend");
+        write_stub_build_backend(&backend).map_err(|e| CommandError {
+            command: format!("write the stub build backend into {}", backend.display()),
+            status: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            spawn_error: Some(e),
+        })?;
+        let mut command = self.pip_command();
+        command
+            .env("PYTHONPATH", &backend)
+            .args(["install", "--index-url", index_url, "--no-deps"])
+            .args(["--no-binary", ":all:", "--no-build-isolation", "--target"])
+            .arg(target)
+            .arg(requirement);
+        let result = run(&mut command);
+        let _ = std::fs::remove_dir_all(&backend);
+        result
     }
 
     /// Resolves `requirement` from `index_url` without installing or downloading it
@@ -303,6 +340,70 @@ impl Venv {
         command.args(["-s", "-c", CODE]).arg(target).arg(module);
         Ok(run(&mut command)?.stdout.trim().to_owned())
     }
+}
+
+/// A PEP 517 build backend for tests, written to `dir/setuptools/build_meta.py`.
+///
+/// pip cannot build a setuptools sdist offline: the venv's setuptools (65) needs the `wheel`
+/// package for `bdist_wheel`, and build isolation would download build requirements. Put `dir`
+/// on `PYTHONPATH` with `--no-build-isolation` ([`Venv::install_sdist_offline`]) and the sdist's
+/// `build-backend = "setuptools.build_meta"` resolves to this stand-in instead, which builds a
+/// pure-Python `py3-none-any` wheel from the unpacked sdist: `PKG-INFO` becomes `METADATA`, and
+/// every file below the top folder except `PKG-INFO`, `pyproject.toml` and `setup.*` is packed
+/// with a correct RECORD. Returns `dir`.
+pub fn write_stub_build_backend(dir: &Path) -> std::io::Result<PathBuf> {
+    const BACKEND: &str = r#""""Stand-in for setuptools.build_meta in gt4py-publish tests (offline)."""
+import base64, email, hashlib, os, re, zipfile
+
+_SKIP = {"PKG-INFO", "pyproject.toml", "setup.py", "setup.cfg"}
+
+
+def _record_hash(data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode()
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    with open("PKG-INFO", "rb") as f:
+        metadata = f.read()
+    headers = email.message_from_bytes(metadata)
+    name = re.sub(r"[-_.]+", "_", headers["Name"]).lower()
+    version = headers["Version"]
+    dist_info = f"{name}-{version}.dist-info"
+    files = []
+    for root, dirs, names in os.walk("."):
+        dirs[:] = sorted(d for d in dirs if not d.endswith((".egg-info", "__pycache__")))
+        for n in sorted(names):
+            path = os.path.relpath(os.path.join(root, n), ".").replace(os.sep, "/")
+            if path in _SKIP:
+                continue
+            with open(path, "rb") as f:
+                files.append((path, f.read()))
+    wheel = b"Wheel-Version: 1.0\nGenerator: gt4py-testkit\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files.append((f"{dist_info}/METADATA", metadata))
+    files.append((f"{dist_info}/WHEEL", wheel))
+    record = "".join(f"{p},{_record_hash(d)},{len(d)}\n" for p, d in files)
+    record += f"{dist_info}/RECORD,,\n"
+    files.append((f"{dist_info}/RECORD", record.encode()))
+    filename = f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as z:
+        for path, data in files:
+            z.writestr(path, data)
+    return filename
+"#;
+    let package = dir.join("setuptools");
+    std::fs::create_dir_all(&package)?;
+    std::fs::write(package.join("__init__.py"), "")?;
+    std::fs::write(package.join("build_meta.py"), BACKEND)?;
+    Ok(dir.to_path_buf())
 }
 
 /// Runs `command`, capturing its output; non-zero exit is an error.
