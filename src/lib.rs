@@ -6,6 +6,7 @@
 //! that keeps every intermediate state a valid index. Progress goes through `report::Reporter`,
 //! so nothing below `main` prints.
 
+pub mod dist;
 pub mod filename;
 pub mod hashing;
 pub mod metadata;
