@@ -9,6 +9,7 @@
 pub mod dist;
 pub mod filename;
 pub mod hashing;
+pub mod index;
 pub mod metadata;
 pub mod name;
 pub mod report;
