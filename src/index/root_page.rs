@@ -112,9 +112,175 @@ fn project_of(href: &str) -> Result<ProjectName, String> {
     }
     let path = path.strip_prefix("./").unwrap_or(path);
     let path = path.strip_suffix("/index.html").unwrap_or(path);
+    // `index.html`, `about.html`: pages, not project folders, even if `about-html` would be a
+    // valid project name.
+    let lower = path.to_ascii_lowercase();
+    if lower.ends_with(".html") || lower.ends_with(".htm") {
+        return Err("it links to a page, not to a project folder".to_string());
+    }
     let path = path.strip_suffix('/').unwrap_or(path);
     let name = percent_decode_str(path)
         .decode_utf8()
         .map_err(|_| "its percent-encoded name is not valid UTF-8".to_string())?;
     ProjectName::new(&name).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> ProjectName {
+        ProjectName::new(s).unwrap()
+    }
+
+    fn projects(page: &RootPage) -> Vec<&str> {
+        page.projects().map(ProjectName::as_str).collect()
+    }
+
+    #[test]
+    fn adopts_the_legacy_root_pages() {
+        for path in ["gt4py-index/index.html", "test-index/index.html"] {
+            let full = format!(
+                "{}/../shared/fixtures/legacy-index/{path}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let html = std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
+            let parsed = RootPage::parse(&html).unwrap();
+            assert_eq!(parsed.warnings, Vec::<String>::new(), "{path}");
+            assert_eq!(projects(&parsed.page), ["dace"], "{path}");
+        }
+    }
+
+    #[test]
+    fn reads_every_way_of_linking_a_project() {
+        for href in [
+            "dace",
+            "dace/",
+            "/dace/",
+            "/dace",
+            "./dace/",
+            "./dace",
+            "DaCe/",
+            "DACE",
+            " dace/ ",
+            "dace/index.html",
+            "dace/#top",
+            "dace/?x=1",
+            "%64ace/",
+        ] {
+            let parsed = RootPage::parse(format!("<a href=\"{href}\">x</a>").as_bytes()).unwrap();
+            assert_eq!(parsed.warnings, Vec::<String>::new(), "{href}");
+            assert_eq!(projects(&parsed.page), ["dace"], "{href}");
+        }
+        let parsed = RootPage::parse(b"<A HREF=Friendly.Bard/>x</A></br><a href=gt4py>").unwrap();
+        assert_eq!(projects(&parsed.page), ["friendly-bard", "gt4py"]);
+    }
+
+    #[test]
+    fn reports_links_that_name_no_project() {
+        for (href, piece) in [
+            ("https://pypi.org/simple/dace/", "absolute URL"),
+            ("//example.com/dace/", "absolute URL"),
+            ("../dace/", "not a valid project name"),
+            ("a/b/", "not a valid project name"),
+            ("..", "not a valid project name"),
+            ("./", "not a valid project name"),
+            ("", "not a valid project name"),
+            ("da%20ce/", "not a valid project name"),
+            ("%FF/", "not valid UTF-8"),
+            ("myindex.html", "links to a page"),
+            ("index.html", "links to a page"),
+            ("./INDEX.HTM", "links to a page"),
+        ] {
+            let html = format!("<a href=\"{href}\">x</a>\n<a href=dace/>dace</a>");
+            let parsed = RootPage::parse(html.as_bytes()).unwrap();
+            assert_eq!(projects(&parsed.page), ["dace"], "{href}");
+            assert_eq!(parsed.warnings.len(), 1, "{href}: {:?}", parsed.warnings);
+            assert!(
+                parsed.warnings[0].starts_with("line 1: link to ")
+                    && parsed.warnings[0].contains(piece),
+                "{href}: {:?} lacks {piece:?}",
+                parsed.warnings
+            );
+        }
+        let parsed = RootPage::parse(b"<a name=top>top</a>").unwrap();
+        assert!(parsed.page.is_empty());
+        assert_eq!(parsed.warnings.len(), 1);
+    }
+
+    #[test]
+    fn a_project_linked_twice_is_listed_once_with_a_warning() {
+        let parsed = RootPage::parse(b"<a href=dace/>dace</a>\n<a href=DaCe>DaCe</a>").unwrap();
+        assert_eq!(projects(&parsed.page), ["dace"]);
+        assert_eq!(
+            parsed.warnings,
+            ["line 2: link to `DaCe`: project `dace` is listed again"]
+        );
+    }
+
+    #[test]
+    fn renders_the_documented_layout_sorted_by_name() {
+        let mut page = RootPage::new();
+        assert!(page.insert(name("gt4py")));
+        assert!(page.insert(name("DaCe")));
+        assert!(page.insert(name("ghex")));
+        assert!(!page.insert(name("dace")), "already there: no change");
+        let expected = "<!DOCTYPE html>\n\
+                        <html>\n  \
+                          <head>\n    \
+                            <meta charset=\"utf-8\">\n    \
+                            <meta name=\"pypi:repository-version\" content=\"1.1\">\n    \
+                            <title>Simple index</title>\n  \
+                          </head>\n  \
+                          <body>\n    \
+                            <h1>Simple index</h1>\n    \
+                            <a href=\"dace/\">dace</a><br>\n    \
+                            <a href=\"ghex/\">ghex</a><br>\n    \
+                            <a href=\"gt4py/\">gt4py</a><br>\n  \
+                          </body>\n\
+                        </html>\n";
+        assert_eq!(page.render(), expected);
+        assert_eq!(RootPage::parse(expected.as_bytes()).unwrap().page, page);
+    }
+
+    #[test]
+    fn insert_and_remove_say_whether_the_page_changed() {
+        let mut page = RootPage::new();
+        assert!(page.is_empty());
+        assert!(page.insert(name("dace")));
+        assert!(page.contains(&name("DACE")));
+        assert_eq!(page.len(), 1);
+        assert!(page.remove(&name("dace")));
+        assert!(!page.remove(&name("dace")));
+        assert!(page.is_empty());
+    }
+
+    #[test]
+    fn parse_after_render_gives_the_same_page() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        const CHARS: &[u8] = b"abcXYZ019-_.";
+        for _ in 0..200 {
+            let mut page = RootPage::new();
+            for _ in 0..rng.usize(0..30) {
+                let len = rng.usize(1..12);
+                let raw: String = (0..len)
+                    .map(|_| char::from(CHARS[rng.usize(0..CHARS.len())]))
+                    .collect();
+                if let Ok(project) = ProjectName::new(&raw) {
+                    page.insert(project);
+                }
+            }
+            let html = page.render();
+            let parsed = RootPage::parse(html.as_bytes()).unwrap();
+            assert!(parsed.warnings.is_empty(), "{html}");
+            assert_eq!(parsed.page, page, "{html}");
+        }
+    }
+
+    #[test]
+    fn a_root_page_that_is_not_utf8_is_an_error() {
+        let message = RootPage::parse(b"<a href=\xff>").unwrap_err().to_string();
+        assert!(message.contains("the root page"), "{message}");
+        assert!(message.contains("regenerate"), "{message}");
+    }
 }
