@@ -36,6 +36,48 @@ pub enum Command {
     Publish(PublishArgs),
     /// Validate distributions without publishing anything.
     Check(CheckArgs),
+    /// Mark a published file yanked (PEP 592): installers skip it unless pinned exactly.
+    Yank(YankArgs),
+    /// Revert a yank.
+    Unyank(FileArgs),
+    /// Delete a published file and its .metadata, and update the pages.
+    Remove(FileArgs),
+    /// List the projects of the index, or the files of one project with their versions.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct YankArgs {
+    /// The filename as published, e.g. dace-43!2026.2.3-py3-none-any.whl.
+    #[arg(value_name = "FILENAME")]
+    pub filename: String,
+
+    /// Why it is yanked; installers show it.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub reason: String,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// The filename as published, e.g. dace-43!2026.2.3-py3-none-any.whl.
+    #[arg(value_name = "FILENAME")]
+    pub filename: String,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// A project: list its files (`VERSION  FILENAME`, newest first) instead of the projects.
+    #[arg(value_name = "PROJECT")]
+    pub project: Option<String>,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -64,16 +106,51 @@ pub struct CheckArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// Where the index lives.
+/// Where the index lives: a local directory with `--index-dir`, otherwise a GitHub repository.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// Publish into a local index directory (no network, no token).
+    /// Publish into a local index directory (no network, no token); the GitHub options are
+    /// then ignored.
     #[arg(long, value_name = "DIR")]
     pub index_dir: Option<PathBuf>,
+
+    /// The GitHub repository that holds the index.
+    #[arg(
+        long,
+        value_name = "OWNER/NAME",
+        env = "GT4PY_PUBLISH_REPO",
+        default_value = "GridTools/pypi"
+    )]
+    pub repo: String,
+
+    /// The branch GitHub Pages serves the index from.
+    #[arg(
+        long,
+        value_name = "BRANCH",
+        env = "GT4PY_PUBLISH_BRANCH",
+        default_value = "main"
+    )]
+    pub branch: String,
+
+    /// GitHub API base URL (Enterprise Server: https://HOST/api/v3).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "GITHUB_API_URL",
+        default_value = "https://api.github.com"
+    )]
+    pub api_url: String,
+
+    /// Read the token from this file; otherwise from GT4PY_PUBLISH_TOKEN, GH_TOKEN or
+    /// GITHUB_TOKEN. It needs Contents: write on the repository (read access for --dry-run).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Subcommand names; anything else in first position means `publish`.
-const SUBCOMMANDS: &[&str] = &["publish", "check", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "publish", "check", "yank", "unyank", "remove", "list", "help",
+];
 
 /// Inserts the implicit `publish` so `gt4py-publish [OPTIONS] FILE...` works as documented.
 pub fn with_default_command(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
@@ -81,8 +158,7 @@ pub fn with_default_command(args: impl IntoIterator<Item = OsString>) -> Vec<OsS
     let needs_publish = match args.get(1).and_then(|a| a.to_str()) {
         None => false,
         Some(first) => {
-            !SUBCOMMANDS.contains(&first)
-                && !matches!(first, "-h" | "--help" | "-V" | "--version")
+            !SUBCOMMANDS.contains(&first) && !matches!(first, "-h" | "--help" | "-V" | "--version")
         }
     };
     if needs_publish {
@@ -105,7 +181,10 @@ mod tests {
         let Command::Publish(args) = cli.command else {
             panic!("expected publish")
         };
-        assert_eq!(args.files, [PathBuf::from("a.whl"), PathBuf::from("b.tar.gz")]);
+        assert_eq!(
+            args.files,
+            [PathBuf::from("a.whl"), PathBuf::from("b.tar.gz")]
+        );
         assert_eq!(args.target.index_dir, Some(PathBuf::from("idx")));
         let cli = parse(&["gt4py-publish", "-v", "a.whl"]);
         assert!(cli.output.verbose);

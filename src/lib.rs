@@ -6,11 +6,21 @@
 //! that keeps every intermediate state a valid index. Progress goes through `report::Reporter`,
 //! so nothing below `main` prints.
 
+pub mod actions;
+pub mod cli;
 pub mod dist;
 pub mod filename;
+pub mod github;
 pub mod hashing;
 pub mod index;
+pub mod maintain;
 pub mod metadata;
 pub mod name;
+pub mod plan;
+pub mod publish;
+pub mod regenerate;
 pub mod report;
+pub mod run;
+pub mod state;
 pub mod target;
+pub mod verify;

@@ -162,6 +162,72 @@ impl Drop for BarTransfer {
     }
 }
 
+/// The reporter for GitHub Actions logs (`GITHUB_ACTIONS=true`): plain lines, a collapsible
+/// `::group::` per file, and warnings as `::warning::` annotations that show on the run's page.
+/// No progress bars: the log is not a terminal.
+pub struct ActionsReporter {
+    verbosity: Verbosity,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl ActionsReporter {
+    pub fn new(verbosity: Verbosity) -> Self {
+        Self::with_output(verbosity, Box::new(std::io::stderr()))
+    }
+
+    pub fn with_output(verbosity: Verbosity, out: Box<dyn Write + Send>) -> Self {
+        Self {
+            verbosity,
+            out: Mutex::new(out),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        if let Ok(mut out) = self.out.lock() {
+            let _ = writeln!(out, "{text}");
+        }
+    }
+}
+
+/// Escapes a workflow-command message (`%`, CR and LF would end or corrupt the command).
+pub fn escape_workflow_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow-command property value (also `:` and `,`, which separate properties).
+pub fn escape_workflow_property(text: &str) -> String {
+    escape_workflow_data(text)
+        .replace(':', "%3A")
+        .replace(',', "%2C")
+}
+
+impl Reporter for ActionsReporter {
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::Step(text) if self.verbosity >= Verbosity::Normal => self.line(text),
+            Event::Detail(text) if self.verbosity >= Verbosity::Verbose => self.line(text),
+            Event::Warning(text) => {
+                self.line(&format!("::warning::{}", escape_workflow_data(text)))
+            }
+            Event::Waiting { reason, delay } => match delay {
+                Some(d) => self.line(&format!("waiting {:.1}s: {reason}", d.as_secs_f64())),
+                None => self.line(&format!("waiting: {reason}")),
+            },
+            Event::FileStarted(name) => {
+                self.line(&format!("::group::{}", escape_workflow_data(name)))
+            }
+            Event::FileFinished(_) => self.line("::endgroup::"),
+            _ => {}
+        }
+    }
+
+    fn transfer(&self, _: &str, _: u64) -> Box<dyn Transfer + '_> {
+        Box::new(NoTransfer)
+    }
+}
+
 /// A reporter that keeps every event, for tests.
 #[derive(Default)]
 pub struct RecordingReporter {

@@ -385,6 +385,7 @@ mod tests {
                 Upload::File {
                     path: &source,
                     len: data.len() as u64,
+                    sha: &git_blob_sha(&data),
                 },
                 &Expected::Absent,
                 "m",
@@ -399,6 +400,7 @@ mod tests {
                 Upload::File {
                     path: &source,
                     len: 10,
+                    sha: &git_blob_sha(&data),
                 },
                 &Expected::Absent,
                 "m",

@@ -1,0 +1,540 @@
+//! The publish planner: a pure function from validated distributions and the index's current
+//! state to the list of writes that brings the index to the wanted state, in an order where
+//! every intermediate state is a valid index (file → `.metadata` → project page → root page).
+
+use std::collections::BTreeMap;
+
+use crate::dist::DistFile;
+use crate::hashing::{git_blob_sha, sha256_hex};
+use crate::index::FileEntry;
+use crate::name::ProjectName;
+use crate::state::{NOJEKYLL, PAGE, ProjectState, RootState, project_path};
+use crate::target::Expected;
+
+/// What a run decided for one distribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written (or completed after an earlier interrupted run).
+    Published,
+    /// Already on the index byte for byte; nothing written for it.
+    AlreadyPresent,
+    /// Same filename with different content, skipped because of `--skip-existing`.
+    Skipped { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct FileResult {
+    pub filename: String,
+    pub project: ProjectName,
+    pub version: String,
+    pub outcome: Outcome,
+}
+
+/// The bytes of a write.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// The distribution at this index of the run's list, streamed from disk.
+    Dist(usize),
+    Bytes(Vec<u8>),
+    /// Remove the file (`expected` names the blob it must still be).
+    Delete,
+}
+
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub path: String,
+    pub content: Content,
+    pub expected: Expected,
+    /// Commit message on targets with history.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub writes: Vec<Write>,
+    pub results: Vec<FileResult>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    pub skip_existing: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "`{filename}` is already on the index with different content (sha256 {theirs} there, \
+         {ours} here); published files never change: bump the version or add a build tag and \
+         publish again, or pass --skip-existing to skip it"
+    )]
+    DifferentContent {
+        filename: String,
+        ours: String,
+        theirs: String,
+    },
+}
+
+/// What the planner needs to know of the index.
+pub struct IndexState {
+    pub root: RootState,
+    pub projects: BTreeMap<ProjectName, ProjectState>,
+}
+
+/// Plans the publication of `dists` (already validated; each filename once).
+pub fn plan_publish(
+    dists: &[DistFile],
+    state: &IndexState,
+    options: PlanOptions,
+) -> Result<Plan, PlanError> {
+    let mut plan = Plan::default();
+    if !state.root.has_nojekyll {
+        plan.writes.push(Write {
+            path: NOJEKYLL.to_string(),
+            content: Content::Bytes(Vec::new()),
+            expected: Expected::Absent,
+            message: "Serve the index as is (no Jekyll)".to_string(),
+        });
+    }
+    let mut pages = Vec::new();
+    let mut root = state.root.page.clone();
+    for (project, project_state) in &state.projects {
+        let mut page = project_state.page.clone();
+        let mut added = Vec::new();
+        for (index, dist) in dists.iter().enumerate() {
+            if dist.filename.project() != project {
+                continue;
+            }
+            let filename = dist.filename.as_str();
+            let version = dist.filename.version().to_string();
+            let on_page = page.get(filename).cloned();
+            let stored_sha = project_state.sha_of(filename);
+            let theirs = match (on_page.as_ref().and_then(|e| e.sha256.as_ref()), stored_sha) {
+                // The page is the record: a different hash there is a different file.
+                (Some(listed), _) => Some(listed.clone()).filter(|s| *s != dist.digests.sha256),
+                // No hash on the page (or no entry: a run interrupted before its page write
+                // leaves that): the stored bytes decide.
+                (None, Some(sha)) if *sha != dist.digests.blob_sha => {
+                    Some(format!("unknown (git blob {sha})"))
+                }
+                _ => None,
+            };
+            if let Some(theirs) = theirs {
+                if options.skip_existing {
+                    plan.results.push(FileResult {
+                        filename: filename.to_string(),
+                        project: project.clone(),
+                        version,
+                        outcome: Outcome::Skipped {
+                            reason: "already on the index with different content".to_string(),
+                        },
+                    });
+                    continue;
+                }
+                return Err(PlanError::DifferentContent {
+                    filename: filename.to_string(),
+                    ours: dist.digests.sha256.clone(),
+                    theirs,
+                });
+            }
+
+            let mut wrote = false;
+            // The file itself: missing, or (page says ours, bytes say otherwise) damaged.
+            match stored_sha {
+                Some(sha) if *sha == dist.digests.blob_sha => {}
+                Some(sha) => {
+                    plan.writes.push(Write {
+                        path: project_path(project, filename),
+                        content: Content::Dist(index),
+                        expected: Expected::Sha(sha.clone()),
+                        message: format!("Repair {project} {version} ({filename})"),
+                    });
+                    wrote = true;
+                }
+                None => {
+                    plan.writes.push(Write {
+                        path: project_path(project, filename),
+                        content: Content::Dist(index),
+                        expected: Expected::Absent,
+                        message: format!("Publish {project} {version} ({filename})"),
+                    });
+                    wrote = true;
+                }
+            }
+            let mut metadata_sha256 = None;
+            if let Some(metadata) = &dist.metadata_bytes {
+                let name = format!("{filename}.metadata");
+                let blob = git_blob_sha(metadata);
+                let expected = match project_state.sha_of(&name) {
+                    Some(sha) if *sha == blob => None,
+                    Some(sha) => Some(Expected::Sha(sha.clone())),
+                    None => Some(Expected::Absent),
+                };
+                if let Some(expected) = expected {
+                    plan.writes.push(Write {
+                        path: project_path(project, &name),
+                        content: Content::Bytes(metadata.to_vec()),
+                        expected,
+                        message: format!("Add core metadata of {filename} (PEP 658)"),
+                    });
+                    wrote = true;
+                }
+                metadata_sha256 = Some(sha256_hex(metadata));
+            }
+            let entry = FileEntry {
+                filename: filename.to_string(),
+                sha256: Some(dist.digests.sha256.clone()),
+                requires_python: dist.metadata.requires_python.clone(),
+                metadata_sha256,
+                // A re-publish must not undo a yank.
+                yanked: on_page.and_then(|e| e.yanked),
+            };
+            if page.get(filename) != Some(&entry) {
+                page.upsert(entry);
+                added.push(filename.to_string());
+                wrote = true;
+            }
+            plan.results.push(FileResult {
+                filename: filename.to_string(),
+                project: project.clone(),
+                version,
+                outcome: if wrote {
+                    Outcome::Published
+                } else {
+                    Outcome::AlreadyPresent
+                },
+            });
+        }
+        let rendered = page.render().into_bytes();
+        let stored = project_state.stored_page.as_ref();
+        if stored.map(|(_, bytes)| bytes) != Some(&rendered) {
+            let message = if added.is_empty() {
+                format!("Rewrite the {project} page")
+            } else {
+                format!("Update the {project} page: add {}", added.join(", "))
+            };
+            pages.push(Write {
+                path: project_path(project, PAGE),
+                content: Content::Bytes(rendered),
+                expected: expected_for(stored.map(|(sha, _)| sha)),
+                message,
+            });
+        }
+        root.insert(project.clone());
+    }
+    // Pages after every file they list, so no page ever links a file that is not there yet.
+    plan.writes.extend(pages);
+    let rendered = root.render().into_bytes();
+    let stored = state.root.stored.as_ref();
+    if stored.map(|(_, bytes)| bytes) != Some(&rendered) {
+        plan.writes.push(Write {
+            path: PAGE.to_string(),
+            content: Content::Bytes(rendered),
+            expected: expected_for(stored.map(|(sha, _)| sha)),
+            message: "Update the root page".to_string(),
+        });
+    }
+    Ok(plan)
+}
+
+fn expected_for(sha: Option<&String>) -> Expected {
+    match sha {
+        Some(sha) => Expected::Sha(sha.clone()),
+        None => Expected::Absent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::dist::DistFile;
+    use crate::filename::DistFilename;
+    use crate::hashing::FileDigests;
+    use crate::index::{ProjectPage, RootPage};
+    use crate::metadata::CoreMetadata;
+    use crate::target::DirEntry;
+
+    fn wheel(filename: &str, content: &[u8]) -> DistFile {
+        let parsed = DistFilename::parse(filename).unwrap();
+        let metadata_bytes = format!(
+            "Metadata-Version: 2.1\nName: {}\nVersion: {}\nRequires-Python: >=3.9\n",
+            parsed.project(),
+            parsed.version()
+        )
+        .into_bytes();
+        DistFile {
+            path: PathBuf::from(format!("dist/{filename}")),
+            metadata: CoreMetadata::parse(&metadata_bytes).unwrap(),
+            metadata_bytes: Some(metadata_bytes),
+            digests: FileDigests {
+                sha256: sha256_hex(content),
+                blob_sha: git_blob_sha(content),
+                size: content.len() as u64,
+            },
+            filename: parsed,
+        }
+    }
+
+    fn empty_index(projects: &[&str]) -> IndexState {
+        IndexState {
+            root: RootState {
+                page: RootPage::default(),
+                stored: None,
+                has_nojekyll: false,
+                folders: Vec::new(),
+            },
+            projects: projects
+                .iter()
+                .map(|p| {
+                    let name = ProjectName::new(p).unwrap();
+                    (
+                        name.clone(),
+                        ProjectState {
+                            page: ProjectPage::new(name),
+                            stored_page: None,
+                            files: BTreeMap::new(),
+                            shas: BTreeMap::new(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The state a target would show after `plan` was applied to `state`.
+    fn applied(mut state: IndexState, plan: &Plan, dists: &[DistFile]) -> IndexState {
+        for write in &plan.writes {
+            let bytes = match &write.content {
+                Content::Bytes(b) => b.clone(),
+                Content::Dist(i) => {
+                    let dist = &dists[*i];
+                    let project = state.projects.get_mut(dist.filename.project()).unwrap();
+                    let name = dist.filename.as_str().to_string();
+                    project
+                        .shas
+                        .insert(name.clone(), dist.digests.blob_sha.clone());
+                    project.files.insert(
+                        name.clone(),
+                        DirEntry {
+                            name,
+                            is_dir: false,
+                            size: 0,
+                            sha: None,
+                        },
+                    );
+                    continue;
+                }
+                Content::Delete => unreachable!(),
+            };
+            let sha = git_blob_sha(&bytes);
+            match write.path.split_once('/') {
+                None if write.path == PAGE => {
+                    state.root.page = RootPage::parse(&bytes).unwrap().page;
+                    state.root.stored = Some((sha, bytes));
+                }
+                None => state.root.has_nojekyll = true,
+                Some((project, name)) => {
+                    let project = state
+                        .projects
+                        .get_mut(&ProjectName::new(project).unwrap())
+                        .unwrap();
+                    if name == PAGE {
+                        project.page = ProjectPage::parse(project.page.project().clone(), &bytes)
+                            .unwrap()
+                            .page;
+                        project.stored_page = Some((sha, bytes));
+                    } else {
+                        project.shas.insert(name.to_string(), sha);
+                        project.files.insert(
+                            name.to_string(),
+                            DirEntry {
+                                name: name.to_string(),
+                                is_dir: false,
+                                size: 0,
+                                sha: None,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        state
+    }
+
+    fn paths(plan: &Plan) -> Vec<&str> {
+        plan.writes.iter().map(|w| w.path.as_str()).collect()
+    }
+
+    #[test]
+    fn a_fresh_index_gets_files_before_the_pages_that_list_them() {
+        let dists = [
+            wheel("dace-43!2026.2.3-py3-none-any.whl", b"one"),
+            wheel("ghex-0.4.1-cp311-cp311-linux_x86_64.whl", b"two"),
+        ];
+        let plan = plan_publish(
+            &dists,
+            &empty_index(&["dace", "ghex"]),
+            PlanOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            paths(&plan),
+            [
+                ".nojekyll",
+                "dace/dace-43!2026.2.3-py3-none-any.whl",
+                "dace/dace-43!2026.2.3-py3-none-any.whl.metadata",
+                "ghex/ghex-0.4.1-cp311-cp311-linux_x86_64.whl",
+                "ghex/ghex-0.4.1-cp311-cp311-linux_x86_64.whl.metadata",
+                "dace/index.html",
+                "ghex/index.html",
+                "index.html",
+            ]
+        );
+        assert!(plan.writes.iter().all(|w| w.expected == Expected::Absent));
+        assert_eq!(
+            plan.writes[1].message,
+            "Publish dace 43!2026.2.3 (dace-43!2026.2.3-py3-none-any.whl)"
+        );
+        assert!(plan.results.iter().all(|r| r.outcome == Outcome::Published));
+    }
+
+    #[test]
+    fn publishing_again_plans_nothing() {
+        let dists = [wheel("dace-1.0-py3-none-any.whl", b"one")];
+        let state = empty_index(&["dace"]);
+        let plan = plan_publish(&dists, &state, PlanOptions::default()).unwrap();
+        let state = applied(state, &plan, &dists);
+        let again = plan_publish(&dists, &state, PlanOptions::default()).unwrap();
+        assert!(again.writes.is_empty(), "{:?}", paths(&again));
+        assert_eq!(again.results[0].outcome, Outcome::AlreadyPresent);
+    }
+
+    #[test]
+    fn a_new_version_updates_the_page_with_a_compare_and_swap() {
+        let first = [wheel("dace-1.0-py3-none-any.whl", b"one")];
+        let state = empty_index(&["dace"]);
+        let plan = plan_publish(&first, &state, PlanOptions::default()).unwrap();
+        let state = applied(state, &plan, &first);
+        let page_sha = state
+            .projects
+            .values()
+            .next()
+            .unwrap()
+            .stored_page
+            .clone()
+            .unwrap()
+            .0;
+        let second = [wheel("dace-1.1-py3-none-any.whl", b"two")];
+        let plan = plan_publish(&second, &state, PlanOptions::default()).unwrap();
+        assert_eq!(
+            paths(&plan),
+            [
+                "dace/dace-1.1-py3-none-any.whl",
+                "dace/dace-1.1-py3-none-any.whl.metadata",
+                "dace/index.html"
+            ],
+            "the root page already lists dace and must not be rewritten"
+        );
+        assert_eq!(plan.writes[2].expected, Expected::Sha(page_sha));
+        let state = applied(state, &plan, &second);
+        let page = &state.projects.values().next().unwrap().page;
+        let names: Vec<_> = page.entries().map(|e| e.filename.as_str()).collect();
+        assert_eq!(
+            names,
+            ["dace-1.1-py3-none-any.whl", "dace-1.0-py3-none-any.whl"]
+        );
+    }
+
+    #[test]
+    fn same_name_different_content_is_refused_or_skipped() {
+        let dists = [wheel("dace-1.0-py3-none-any.whl", b"one")];
+        let state = empty_index(&["dace"]);
+        let plan = plan_publish(&dists, &state, PlanOptions::default()).unwrap();
+        let state = applied(state, &plan, &dists);
+        let other = [wheel("dace-1.0-py3-none-any.whl", b"other")];
+        let err = plan_publish(&other, &state, PlanOptions::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("dace-1.0-py3-none-any.whl"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--skip-existing"), "{err}");
+        let plan = plan_publish(
+            &other,
+            &state,
+            PlanOptions {
+                skip_existing: true,
+            },
+        )
+        .unwrap();
+        assert!(plan.writes.is_empty(), "{:?}", paths(&plan));
+        assert!(matches!(plan.results[0].outcome, Outcome::Skipped { .. }));
+    }
+
+    #[test]
+    fn a_file_left_by_an_interrupted_run_is_completed_not_rewritten() {
+        let dists = [wheel("dace-1.0-py3-none-any.whl", b"one")];
+        let state = empty_index(&["dace"]);
+        let mut plan = plan_publish(&dists, &state, PlanOptions::default()).unwrap();
+        // The run died after writing .nojekyll and the wheel.
+        plan.writes.truncate(2);
+        let state = applied(state, &plan, &dists);
+        let rest = plan_publish(&dists, &state, PlanOptions::default()).unwrap();
+        assert_eq!(
+            paths(&rest),
+            [
+                "dace/dace-1.0-py3-none-any.whl.metadata",
+                "dace/index.html",
+                "index.html"
+            ]
+        );
+        assert_eq!(rest.results[0].outcome, Outcome::Published);
+    }
+
+    #[test]
+    fn an_unlisted_file_with_other_content_is_not_overwritten() {
+        let dists = [wheel("dace-1.0-py3-none-any.whl", b"one")];
+        let mut state = empty_index(&["dace"]);
+        let project = state.projects.values_mut().next().unwrap();
+        project
+            .shas
+            .insert("dace-1.0-py3-none-any.whl".into(), git_blob_sha(b"theirs"));
+        assert!(matches!(
+            plan_publish(&dists, &state, PlanOptions::default()),
+            Err(PlanError::DifferentContent { .. })
+        ));
+    }
+
+    #[test]
+    fn a_yank_survives_a_republish_and_legacy_entries_are_kept() {
+        let dists = [wheel("dace-1.0-py3-none-any.whl", b"one")];
+        let state = empty_index(&["dace"]);
+        let plan = plan_publish(&dists, &state, PlanOptions::default()).unwrap();
+        let mut state = applied(state, &plan, &dists);
+        let project = state.projects.values_mut().next().unwrap();
+        let mut entry = project
+            .page
+            .get("dace-1.0-py3-none-any.whl")
+            .unwrap()
+            .clone();
+        entry.yanked = Some("broken".into());
+        project.page.upsert(entry);
+        project
+            .page
+            .upsert(FileEntry::new("dace-0.1.tar.gz", Some("ab".repeat(32))));
+        let plan = plan_publish(&dists, &state, PlanOptions::default()).unwrap();
+        let state = applied(state, &plan, &dists);
+        let page = &state.projects.values().next().unwrap().page;
+        assert_eq!(
+            page.get("dace-1.0-py3-none-any.whl")
+                .unwrap()
+                .yanked
+                .as_deref(),
+            Some("broken")
+        );
+        assert_eq!(
+            page.get("dace-0.1.tar.gz").unwrap().sha256.as_deref(),
+            Some("ab".repeat(32).as_str())
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! One invocation of the tool: validate the given files, choose the target, run the command and
+//! describe the outcome. `main` only parses arguments and renders errors.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::cli::{CheckArgs, Cli, Command, FileArgs, ListArgs, PublishArgs, TargetArgs, YankArgs};
+use crate::dist::{self, DistError, DistFile};
+use crate::github::{self, GitHubConfig, GitHubTarget};
+use crate::maintain;
+use crate::name::ProjectName;
+use crate::plan::Outcome;
+use crate::publish::{self, PublishError, PublishOptions, PublishReport};
+use crate::report::{Event, Reporter};
+use crate::state;
+use crate::target::Target;
+use crate::target::local::LocalDir;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Every refused file, so one run shows all that is wrong; nothing was written.
+    #[error("{} of {total} file(s) refused; nothing was published", errors.len())]
+    Invalid {
+        errors: Vec<DistError>,
+        total: usize,
+    },
+    #[error(
+        "`{first}` and `{second}` have the same filename but different content; \
+         pass each distribution once"
+    )]
+    DuplicateFilename { first: PathBuf, second: PathBuf },
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error(
+        "no GitHub token: {what} on {repo} needs one with Contents: write; set GT4PY_PUBLISH_TOKEN (or GH_TOKEN / GITHUB_TOKEN), pass --token-file, or use --index-dir for a local index"
+    )]
+    NoToken { what: &'static str, repo: String },
+    #[error(transparent)]
+    Token(#[from] github::token::TokenError),
+    #[error("cannot use the GitHub repository {repo}")]
+    GitHub {
+        repo: String,
+        #[source]
+        source: github::GitHubError,
+    },
+    #[error("`{name}` is not a project name")]
+    BadProject {
+        name: String,
+        #[source]
+        source: crate::name::InvalidName,
+    },
+    #[error("project `{project}` is not on the index at {location}")]
+    NoSuchProject { project: String, location: String },
+    #[error("could not write the summary")]
+    Output(#[source] std::io::Error),
+}
+
+/// Runs a parsed command line; `out` receives the result summary (stdout).
+pub fn run(cli: Cli, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(), RunError> {
+    match cli.command {
+        Command::Check(args) => check(args, reporter, out),
+        Command::Publish(args) => publish_files(args, reporter, out),
+        Command::Yank(args) => yank(args, reporter, out),
+        Command::Unyank(args) => unyank(args, reporter, out),
+        Command::Remove(args) => remove(args, reporter, out),
+        Command::List(args) => list(args, reporter, out),
+    }
+}
+
+fn check(args: CheckArgs, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(), RunError> {
+    let dists = validate_all(&args.files, reporter)?;
+    for dist in &dists {
+        writeln!(
+            out,
+            "ok  {}  ({} {}, sha256 {})",
+            dist.filename.as_str(),
+            dist.filename.project(),
+            dist.filename.version(),
+            dist.digests.sha256
+        )
+        .map_err(RunError::Output)?;
+    }
+    Ok(())
+}
+
+fn publish_files(
+    args: PublishArgs,
+    reporter: &dyn Reporter,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
+    let dists = validate_all(&args.files, reporter)?;
+    let target = open_target(&args.target, !args.dry_run, "publishing", reporter)?;
+    let options = PublishOptions {
+        skip_existing: args.skip_existing,
+        dry_run: args.dry_run,
+    };
+    let report = publish::publish(target.as_ref(), &dists, options, reporter)?;
+    let install_url = install_url(&args.target);
+    write_summary(out, &target.location(), &report, args.dry_run, &install_url)
+        .map_err(RunError::Output)
+}
+
+/// The local directory when `--index-dir` is given, else the GitHub repository. A command that
+/// writes to GitHub fails here, before any request, when there is no token.
+fn open_target<'r>(
+    args: &TargetArgs,
+    writes: bool,
+    what: &'static str,
+    reporter: &'r dyn Reporter,
+) -> Result<Box<dyn Target + 'r>, RunError> {
+    if let Some(dir) = &args.index_dir {
+        return Ok(Box::new(LocalDir::new(dir.clone())));
+    }
+    let token = github::token::discover(args.token_file.as_deref())?;
+    if writes && token.is_none() {
+        return Err(RunError::NoToken {
+            what,
+            repo: args.repo.clone(),
+        });
+    }
+    if let Some(token) = &token {
+        reporter.event(Event::Detail(&format!(
+            "using the token from {}",
+            token.source()
+        )));
+    }
+    let config = GitHubConfig {
+        api_url: args.api_url.clone(),
+        repo: args.repo.clone(),
+        branch: args.branch.clone(),
+        token,
+    };
+    let target = GitHubTarget::new(config, reporter).map_err(|source| RunError::GitHub {
+        repo: args.repo.clone(),
+        source,
+    })?;
+    Ok(Box::new(target))
+}
+
+fn yank(args: YankArgs, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(), RunError> {
+    let target = open_target(&args.target, true, "yanking", reporter)?;
+    let changes = maintain::set_yanked(
+        target.as_ref(),
+        &args.filename,
+        Some(&args.reason),
+        reporter,
+    )?;
+    let line = if changes.is_empty() {
+        format!("{} was already yanked; nothing written.", args.filename)
+    } else {
+        format!("Yanked {} on {}.", args.filename, target.location())
+    };
+    writeln!(out, "{line}").map_err(RunError::Output)
+}
+
+fn unyank(args: FileArgs, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(), RunError> {
+    let target = open_target(&args.target, true, "unyanking", reporter)?;
+    let changes = maintain::set_yanked(target.as_ref(), &args.filename, None, reporter)?;
+    let line = if changes.is_empty() {
+        format!("{} was not yanked; nothing written.", args.filename)
+    } else {
+        format!("Unyanked {} on {}.", args.filename, target.location())
+    };
+    writeln!(out, "{line}").map_err(RunError::Output)
+}
+
+fn remove(args: FileArgs, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(), RunError> {
+    let target = open_target(&args.target, true, "removing", reporter)?;
+    let changes = maintain::remove(target.as_ref(), &args.filename, reporter)?;
+    writeln!(out, "Removed {} from {}:", args.filename, target.location())
+        .map_err(RunError::Output)?;
+    for (path, _) in &changes {
+        writeln!(out, "  {path}").map_err(RunError::Output)?;
+    }
+    Ok(())
+}
+
+/// `list`: project names, or `VERSION  FILENAME` lines of one project (newest first), in a form
+/// scripts can read (the updater workflows ask which versions are published).
+fn list(args: ListArgs, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(), RunError> {
+    let target = open_target(&args.target, false, "listing", reporter)?;
+    let location = target.location();
+    let read_error = |source| PublishError::Read {
+        location: location.clone(),
+        source,
+    };
+    let Some(name) = args.project else {
+        let root = state::read_root(target.as_ref(), reporter).map_err(read_error)?;
+        for project in root.page.projects() {
+            writeln!(out, "{project}").map_err(RunError::Output)?;
+        }
+        return Ok(());
+    };
+    let project = ProjectName::new(&name).map_err(|source| RunError::BadProject {
+        name: name.clone(),
+        source,
+    })?;
+    let state =
+        state::read_project(target.as_ref(), &project, &[], reporter).map_err(read_error)?;
+    if state.stored_page.is_none() {
+        return Err(RunError::NoSuchProject {
+            project: name,
+            location,
+        });
+    }
+    for entry in state.page.entries() {
+        let version = crate::filename::DistFilename::parse(&entry.filename)
+            .map(|f| f.version().to_string())
+            .unwrap_or_else(|_| "?".to_string());
+        let yanked = match entry.yanked.as_deref() {
+            None => String::new(),
+            Some("") => "  (yanked)".to_string(),
+            Some(reason) => format!("  (yanked: {reason})"),
+        };
+        writeln!(out, "{version}  {}{yanked}", entry.filename).map_err(RunError::Output)?;
+    }
+    Ok(())
+}
+
+/// The index URL a user installs from: the folder as a `file://` URL, or the GitHub Pages site
+/// of the repository (known only for github.com).
+fn install_url(args: &TargetArgs) -> String {
+    match &args.index_dir {
+        Some(dir) => {
+            let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+            format!("file://{}/", absolute.display())
+        }
+        None => pages_url(&args.api_url, &args.repo).unwrap_or_default(),
+    }
+}
+
+/// `https://OWNER.github.io/NAME/` (or `https://OWNER.github.io/` for the `OWNER.github.io`
+/// repository), for repositories on github.com.
+pub fn pages_url(api_url: &str, repo: &str) -> Option<String> {
+    if api_url.trim_end_matches('/') != "https://api.github.com" {
+        return None;
+    }
+    let (owner, name) = repo.split_once('/')?;
+    let owner = owner.to_ascii_lowercase();
+    if name.eq_ignore_ascii_case(&format!("{owner}.github.io")) {
+        Some(format!("https://{owner}.github.io/"))
+    } else {
+        Some(format!("https://{owner}.github.io/{name}/"))
+    }
+}
+
+/// Validates every file (in parallel: hashing a large wheel is the slow part) and reports every
+/// refusal, not just the first.
+pub fn validate_all(files: &[PathBuf], reporter: &dyn Reporter) -> Result<Vec<DistFile>, RunError> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Result<DistFile, DistError>)>> = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(files.len())
+        .max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let result = dist::validate(path);
+                    if let Ok(dist) = &result {
+                        reporter.event(Event::Step(&format!(
+                            "validated {} ({} {})",
+                            path.display(),
+                            dist.filename.project(),
+                            dist.filename.version()
+                        )));
+                    }
+                    if let Ok(mut results) = results.lock() {
+                        results.push((i, result));
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    let mut dists = Vec::new();
+    let mut errors = Vec::new();
+    for (_, result) in results {
+        match result {
+            Ok(dist) => dists.push(dist),
+            Err(error) => errors.push(error),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(RunError::Invalid {
+            total: files.len(),
+            errors,
+        });
+    }
+    dedupe(dists)
+}
+
+/// The same file given twice (a shell glob and an explicit name) is published once; two
+/// different files with one name cannot both be published.
+fn dedupe(dists: Vec<DistFile>) -> Result<Vec<DistFile>, RunError> {
+    let mut seen: BTreeMap<String, DistFile> = BTreeMap::new();
+    let mut order = Vec::new();
+    for dist in dists {
+        let name = dist.filename.as_str().to_string();
+        match seen.get(&name) {
+            Some(first) if first.digests.sha256 != dist.digests.sha256 => {
+                return Err(RunError::DuplicateFilename {
+                    first: first.path.clone(),
+                    second: dist.path,
+                });
+            }
+            Some(_) => {}
+            None => {
+                order.push(name.clone());
+                seen.insert(name, dist);
+            }
+        }
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|name| seen.remove(&name))
+        .collect())
+}
+
+/// The human summary: one line per file, what was written, and how to install.
+pub fn write_summary(
+    out: &mut dyn Write,
+    location: &str,
+    report: &PublishReport,
+    dry_run: bool,
+    install_url: &str,
+) -> std::io::Result<()> {
+    if dry_run {
+        writeln!(out, "Dry run: nothing was written to {location}.")?;
+    } else {
+        writeln!(out, "Index: {location}")?;
+    }
+    for result in &report.results {
+        let (label, note) = match &result.outcome {
+            Outcome::Published if dry_run => ("would publish", String::new()),
+            Outcome::Published => ("published", String::new()),
+            Outcome::AlreadyPresent => ("already present", " (identical; nothing written)".into()),
+            Outcome::Skipped { reason } => ("skipped", format!(" ({reason})")),
+        };
+        writeln!(out, "  {label:<16} {}{note}", result.filename)?;
+    }
+    if dry_run {
+        if report.writes.is_empty() {
+            writeln!(out, "No changes needed.")?;
+        } else {
+            writeln!(out, "Planned writes, in order:")?;
+            for (path, message) in &report.writes {
+                writeln!(out, "  {path}  ({message})")?;
+            }
+        }
+        return Ok(());
+    }
+    match report.writes.len() {
+        0 => writeln!(out, "Nothing to write: the index already holds every file.")?,
+        n => writeln!(out, "{n} file(s) written.")?,
+    }
+    let installable = installable_versions(report);
+    if !installable.is_empty() && !install_url.is_empty() {
+        writeln!(out, "Install with:")?;
+        for (project, version) in installable {
+            writeln!(
+                out,
+                "  python3 -m pip install --extra-index-url {install_url} {project}=={version}"
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Each (project, version) of the run that can be installed, once (a wheel and its sdist are
+/// one install).
+pub fn installable_versions(report: &PublishReport) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    for result in &report.results {
+        if matches!(result.outcome, Outcome::Skipped { .. }) {
+            continue;
+        }
+        let key = (result.project.to_string(), result.version.clone());
+        if !seen.contains(&key) {
+            seen.push(key);
+        }
+    }
+    seen
+}

@@ -1,0 +1,165 @@
+//! Reading what an index holds now: the root page, and for each project its page and folder
+//! listing. The pages are the state (hashes of existing files come from them, not from
+//! re-hashing); listings tell which files really exist.
+
+use std::collections::BTreeMap;
+
+use crate::index::{ProjectPage, RootPage};
+use crate::name::ProjectName;
+use crate::report::{Event, Reporter};
+use crate::target::{BlobSha, DirEntry, Target, TargetError};
+
+pub const PAGE: &str = "index.html";
+pub const NOJEKYLL: &str = ".nojekyll";
+
+/// The root of the index.
+#[derive(Debug, Clone)]
+pub struct RootState {
+    pub page: RootPage,
+    /// Blob sha and bytes of `index.html` as stored, `None` when there is none yet.
+    pub stored: Option<(BlobSha, Vec<u8>)>,
+    pub has_nojekyll: bool,
+    /// Top-level folders, so a project folder without a root entry is noticed.
+    pub folders: Vec<String>,
+}
+
+/// One project folder.
+#[derive(Debug, Clone)]
+pub struct ProjectState {
+    pub page: ProjectPage,
+    pub stored_page: Option<(BlobSha, Vec<u8>)>,
+    /// The folder's files by name.
+    pub files: BTreeMap<String, DirEntry>,
+    /// Blob shas of the files this run asked about (the ones it wants to write).
+    pub shas: BTreeMap<String, BlobSha>,
+}
+
+impl ProjectState {
+    /// The blob sha of a file of this folder, if it exists and this run asked for it.
+    pub fn sha_of(&self, name: &str) -> Option<&BlobSha> {
+        self.shas.get(name)
+    }
+
+    pub fn has_file(&self, name: &str) -> bool {
+        self.files.get(name).is_some_and(|e| !e.is_dir)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("could not read the index")]
+    Target(#[from] TargetError),
+    #[error(
+        "the page `{path}` cannot be read; fix it or rebuild it with `gt4py-publish regenerate`"
+    )]
+    Page {
+        path: String,
+        #[source]
+        source: crate::index::PageError,
+    },
+}
+
+/// Path of a file inside a project folder.
+pub fn project_path(project: &ProjectName, file: &str) -> String {
+    format!("{project}/{file}")
+}
+
+pub fn read_root(target: &dyn Target, reporter: &dyn Reporter) -> Result<RootState, StateError> {
+    reporter.event(Event::Detail("reading the root of the index"));
+    let listing = target.list_dir("")?.unwrap_or_default();
+    let has_nojekyll = listing.iter().any(|e| e.name == NOJEKYLL && !e.is_dir);
+    let folders = listing
+        .iter()
+        .filter(|e| e.is_dir && !e.name.starts_with('.'))
+        .map(|e| e.name.clone())
+        .collect();
+    let stored = if listing.iter().any(|e| e.name == PAGE && !e.is_dir) {
+        target.read_file(PAGE)?.map(|f| (f.sha, f.bytes))
+    } else {
+        None
+    };
+    let page = match &stored {
+        Some((_, bytes)) => {
+            let parsed = RootPage::parse(bytes).map_err(|source| StateError::Page {
+                path: PAGE.to_string(),
+                source,
+            })?;
+            for warning in &parsed.warnings {
+                reporter.event(Event::Warning(&format!("{PAGE}: {warning}")));
+            }
+            parsed.page
+        }
+        None => RootPage::default(),
+    };
+    Ok(RootState {
+        page,
+        stored,
+        has_nojekyll,
+        folders,
+    })
+}
+
+/// Reads a project's page and listing; `wanted` names the files whose blob shas the caller
+/// needs (only those are hashed on a local target).
+pub fn read_project(
+    target: &dyn Target,
+    project: &ProjectName,
+    wanted: &[String],
+    reporter: &dyn Reporter,
+) -> Result<ProjectState, StateError> {
+    reporter.event(Event::Detail(&format!("reading project `{project}`")));
+    let files: BTreeMap<String, DirEntry> = target
+        .list_dir(project.as_str())?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| (e.name.clone(), e))
+        .collect();
+    let page_path = project_path(project, PAGE);
+    let stored_page = if files.get(PAGE).is_some_and(|e| !e.is_dir) {
+        target.read_file(&page_path)?.map(|f| (f.sha, f.bytes))
+    } else {
+        None
+    };
+    let page = match &stored_page {
+        Some((_, bytes)) => {
+            let parsed =
+                ProjectPage::parse(project.clone(), bytes).map_err(|source| StateError::Page {
+                    path: page_path.clone(),
+                    source,
+                })?;
+            for warning in &parsed.warnings {
+                reporter.event(Event::Warning(&format!("{page_path}: {warning}")));
+            }
+            parsed.page
+        }
+        None => ProjectPage::new(project.clone()),
+    };
+    for entry in page.entries() {
+        if !files.get(&entry.filename).is_some_and(|e| !e.is_dir) {
+            reporter.event(Event::Warning(&format!(
+                "{page_path} lists `{}` but the file is missing from the index; \
+                 publish it again or remove the entry with `gt4py-publish remove`",
+                entry.filename
+            )));
+        }
+    }
+    let mut shas = BTreeMap::new();
+    for name in wanted {
+        let Some(entry) = files.get(name).filter(|e| !e.is_dir) else {
+            continue;
+        };
+        let sha = match &entry.sha {
+            Some(sha) => Some(sha.clone()),
+            None => target.file_sha(&project_path(project, name))?,
+        };
+        if let Some(sha) = sha {
+            shas.insert(name.clone(), sha);
+        }
+    }
+    Ok(ProjectState {
+        page,
+        stored_page,
+        files,
+        shas,
+    })
+}
