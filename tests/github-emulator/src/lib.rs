@@ -66,6 +66,9 @@
 //!   the request arrived; if another write committed in between (widen the window with
 //!   [`Config::write_latency`]) it gets 409 `refs/heads/BRANCH is at NEW but expected OLD`, even
 //!   for a different file.
+//! - [`Config::start_empty`]: a repository without commits answers contents reads with 404
+//!   `This repository is empty.` and trees/refs with 409 `Git Repository is empty.`; the first
+//!   PUT creates the branch.
 //! - Faults ([`FaultPlan`]): scripted "next N requests matching METHOD + path prefix" rules, and
 //!   seeded random ones.
 
@@ -122,6 +125,11 @@ pub struct Config {
     pub max_request_body: u64,
     /// The answer to a PUT with a `sha` for a file that does not exist.
     pub sha_for_missing_file: MissingFileSha,
+    /// Start as a repository without any commit (as GitHub creates one without a README): reads
+    /// answer 404 `This repository is empty.` (Git Trees/refs: 409 `Git Repository is empty.`)
+    /// until a PUT or a seed makes the first commit. Otherwise the branch starts with one empty
+    /// root commit.
+    pub start_empty: bool,
 }
 
 /// The answer to a PUT that names a `sha` for a path holding no file.
@@ -169,6 +177,7 @@ impl Default for Config {
             max_tree_entries: 100_000,
             max_request_body: 256 * 1024 * 1024,
             sha_for_missing_file: MissingFileSha::Conflict,
+            start_empty: false,
         }
     }
 }
@@ -192,7 +201,7 @@ impl Person {
 /// How a commit came about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitKind {
-    /// The empty root commit the branch starts with.
+    /// The empty root commit the branch starts with (unless [`Config::start_empty`]).
     Initial,
     /// [`Emulator::seed`] / [`Emulator::seed_many`] / [`Emulator::remove`].
     Seed,
@@ -307,7 +316,8 @@ impl State {
     ) -> Commit {
         let dirs = git::build_trees(&files);
         let tree = dirs[""].sha.clone();
-        let parent = (kind != CommitKind::Initial).then(|| self.head.commit.clone());
+        // The first commit of an empty repository has no parent.
+        let parent = (!self.head.commit.is_empty()).then(|| self.head.commit.clone());
         let seconds = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -416,14 +426,16 @@ impl Emulator {
             write_latency: config.write_latency,
             next_request_id: 1,
         };
-        state.commit(
-            BTreeMap::new(),
-            "Initial commit",
-            CommitKind::Initial,
-            Vec::new(),
-            Person::emulator(),
-            Person::emulator(),
-        );
+        if !config.start_empty {
+            state.commit(
+                BTreeMap::new(),
+                "Initial commit",
+                CommitKind::Initial,
+                Vec::new(),
+                Person::emulator(),
+                Person::emulator(),
+            );
+        }
         let shared = Arc::new(Shared {
             config,
             base,
@@ -583,7 +595,7 @@ impl Emulator {
             .collect()
     }
 
-    /// The branch's head commit sha.
+    /// The branch's head commit sha (`""` while a [`Config::start_empty`] repository is empty).
     pub fn head(&self) -> String {
         self.shared.lock().head.commit.clone()
     }
@@ -612,7 +624,8 @@ impl Emulator {
         Ok(())
     }
 
-    /// The branch's history, oldest first, starting with the empty root commit.
+    /// The branch's history, oldest first, starting with the empty root commit (unless
+    /// [`Config::start_empty`]).
     pub fn commits(&self) -> Vec<Commit> {
         self.shared.lock().commits.clone()
     }

@@ -771,8 +771,23 @@ fn repo_json(shared: &Shared, auth: Auth) -> Resp {
     json_resp(200, &v)
 }
 
+/// The 404/409 a read of an empty repository gets, if the repository is empty.
+fn empty_repository(shared: &Shared, conflict: bool) -> Option<Resp> {
+    if !shared.lock().head.commit.is_empty() {
+        return None;
+    }
+    Some(if conflict {
+        error(409, "Git Repository is empty.", DOCS)
+    } else {
+        error(404, "This repository is empty.", DOCS_GET_CONTENT)
+    })
+}
+
 fn resolve_ref(shared: &Shared, git_ref: &str) -> Option<Arc<Snapshot>> {
     let state = shared.lock();
+    if state.head.commit.is_empty() {
+        return None;
+    }
     if git_ref == shared.config.branch
         || git_ref == format!("refs/heads/{}", shared.config.branch)
         || git_ref == "HEAD"
@@ -806,7 +821,7 @@ fn commit_summary(shared: &Shared, sha: &str) -> Value {
 }
 
 fn branch_json(shared: &Shared, name: &str) -> Resp {
-    if name != shared.config.branch {
+    if name != shared.config.branch || shared.lock().head.commit.is_empty() {
         return error(
             404,
             "Branch not found",
@@ -834,6 +849,9 @@ fn branch_json(shared: &Shared, name: &str) -> Resp {
 }
 
 fn ref_json(shared: &Shared, name: &str) -> Resp {
+    if let Some(resp) = empty_repository(shared, true) {
+        return resp;
+    }
     if name != shared.config.branch {
         return error(
             404,
@@ -912,6 +930,9 @@ fn get_contents(shared: &Shared, inc: &Incoming2, path: &str, record: &mut Reque
         .filter(|r| !r.is_empty())
         .cloned()
         .unwrap_or_else(|| cfg.branch.clone());
+    if let Some(resp) = empty_repository(shared, false) {
+        return resp;
+    }
     let Some(snapshot) = resolve_ref(shared, &git_ref) else {
         return error(
             404,
@@ -1057,6 +1078,9 @@ impl TreeWalk<'_> {
 }
 
 fn get_tree(shared: &Shared, inc: &Incoming2, tree_ish: &str) -> Resp {
+    if let Some(resp) = empty_repository(shared, true) {
+        return resp;
+    }
     let not_found = || error(404, "Not Found", DOCS_TREES);
     let tree = {
         let state = shared.lock();

@@ -682,6 +682,30 @@ fn concurrent_writes_to_the_branch_conflict_even_for_different_files() {
 }
 
 #[test]
+fn an_empty_repository_gets_its_first_commit_from_a_put() {
+    let emu = Emulator::start(Config {
+        start_empty: true,
+        ..Config::default()
+    });
+    assert!(emu.commits().is_empty());
+    let api = Api::new(&emu);
+    let (s, v) = status_json(api.contents("").send().unwrap());
+    assert_eq!((s, message(&v)), (404, "This repository is empty."));
+    let (s, v) = status_json(api.get("git/trees/main").send().unwrap());
+    assert_eq!((s, message(&v)), (409, "Git Repository is empty."));
+    assert_eq!(api.get("branches/main").send().unwrap().status(), 404);
+    let (_, repo) = status_json(api.get("").send().unwrap());
+    assert_eq!(repo["default_branch"], "main");
+
+    let (s, v) = status_json(api.create("index.html", b"root"));
+    assert_eq!(s, 201);
+    assert_eq!(v["commit"]["parents"], json!([]));
+    assert_eq!(emu.commits().len(), 1);
+    assert_eq!(emu.commits()[0].parent, None);
+    assert_eq!(api.get("git/trees/main").send().unwrap().status(), 200);
+}
+
+#[test]
 fn commits_carry_the_committer_and_chain_to_their_parent() {
     let emu = Emulator::new();
     let api = Api::new(&emu);
