@@ -44,6 +44,28 @@ pub enum Command {
     Remove(FileArgs),
     /// List the projects of the index, or the files of one project with their versions.
     List(ListArgs),
+    /// Rebuild every page from the files present (keeps known hashes, hashes only new files,
+    /// adds missing .metadata files); adopts any folder of distributions.
+    Regenerate(RegenerateArgs),
+    /// Check that every listed file exists with its hash and every file is listed; exits
+    /// non-zero on problems.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegenerateArgs {
+    /// Show what would be rewritten; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +116,19 @@ pub struct PublishArgs {
     /// Validate and show the planned changes; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// After publishing, poll the served index at URL (e.g. https://gridtools.github.io/pypi/)
+    /// until every project page lists the new files with their hashes.
+    #[arg(long, value_name = "URL")]
+    pub wait_live: Option<String>,
+
+    /// How long --wait-live waits, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub wait_timeout: u64,
+
+    /// How often --wait-live polls, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub wait_interval: f64,
 
     #[command(flatten)]
     pub target: TargetArgs,
@@ -149,7 +184,15 @@ pub struct TargetArgs {
 
 /// Subcommand names; anything else in first position means `publish`.
 const SUBCOMMANDS: &[&str] = &[
-    "publish", "check", "yank", "unyank", "remove", "list", "help",
+    "publish",
+    "check",
+    "yank",
+    "unyank",
+    "remove",
+    "list",
+    "regenerate",
+    "verify",
+    "help",
 ];
 
 /// Inserts the implicit `publish` so `gt4py-publish [OPTIONS] FILE...` works as documented.

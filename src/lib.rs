@@ -24,3 +24,4 @@ pub mod run;
 pub mod state;
 pub mod target;
 pub mod verify;
+pub mod wait_live;

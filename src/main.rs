@@ -1,11 +1,16 @@
-//! The `gt4py-publish` binary: parse arguments, run, render errors with their causes.
+//! The `gt4py-publish` binary: parse arguments, pick the reporter, run, render errors with their
+//! causes (cargo style), and map the outcome to an exit code.
 
 use std::error::Error;
 use std::process::ExitCode;
 
 use clap::Parser;
+use gt4py_publish::actions;
 use gt4py_publish::cli::{Cli, with_default_command};
-use gt4py_publish::report::{ConsoleReporter, Verbosity};
+use gt4py_publish::report::{
+    ActionsReporter, ConsoleReporter, Reporter, Verbosity, escape_workflow_data,
+    escape_workflow_property,
+};
 use gt4py_publish::run::{RunError, run};
 
 fn main() -> ExitCode {
@@ -17,26 +22,52 @@ fn main() -> ExitCode {
     } else {
         Verbosity::Normal
     };
-    let reporter = ConsoleReporter::new(verbosity);
+    let in_actions = actions::in_actions();
+    let reporter: Box<dyn Reporter> = if in_actions {
+        Box::new(ActionsReporter::new(verbosity))
+    } else {
+        Box::new(ConsoleReporter::new(verbosity))
+    };
     let mut stdout = std::io::stdout().lock();
-    match run(cli, &reporter, &mut stdout) {
+    match run(cli, reporter.as_ref(), &mut stdout) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             drop(stdout);
-            render(&error);
+            render(&error, in_actions);
             ExitCode::FAILURE
         }
     }
 }
 
-/// cargo-style: `error: what failed`, then the chain of causes.
-fn render(error: &RunError) {
+/// cargo-style: `error: what failed`, then the chain of causes; in GitHub Actions also one
+/// `::error` annotation per refused file, so the run's page shows which file and why.
+fn render(error: &RunError, in_actions: bool) {
     if let RunError::Invalid { errors, .. } = error {
         for refused in errors {
             print_chain(refused);
+            if in_actions {
+                eprintln!(
+                    "::error file={}::{}",
+                    escape_workflow_property(&refused.path.display().to_string()),
+                    escape_workflow_data(&chain_text(refused))
+                );
+            }
         }
+    } else if in_actions {
+        eprintln!("::error::{}", escape_workflow_data(&chain_text(error)));
     }
     print_chain(error);
+}
+
+fn chain_text(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn print_chain(error: &dyn Error) {

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::cli::{CheckArgs, Cli, Command, FileArgs, ListArgs, PublishArgs, TargetArgs, YankArgs};
+use crate::cli::{
+    CheckArgs, Cli, Command, FileArgs, ListArgs, PublishArgs, RegenerateArgs, TargetArgs,
+    VerifyArgs, YankArgs,
+};
 use crate::dist::{self, DistError, DistFile};
 use crate::github::{self, GitHubConfig, GitHubTarget};
 use crate::maintain;
@@ -18,6 +21,7 @@ use crate::report::{Event, Reporter};
 use crate::state;
 use crate::target::Target;
 use crate::target::local::LocalDir;
+use crate::{actions, regenerate, verify, wait_live};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -54,6 +58,12 @@ pub enum RunError {
     },
     #[error("project `{project}` is not on the index at {location}")]
     NoSuchProject { project: String, location: String },
+    #[error(
+        "the index at {location} has {count} problem(s); fix them, or rebuild the pages with `gt4py-publish regenerate`"
+    )]
+    VerifyFailed { location: String, count: usize },
+    #[error(transparent)]
+    WaitLive(#[from] wait_live::WaitError),
     #[error("could not write the summary")]
     Output(#[source] std::io::Error),
 }
@@ -67,6 +77,8 @@ pub fn run(cli: Cli, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(),
         Command::Unyank(args) => unyank(args, reporter, out),
         Command::Remove(args) => remove(args, reporter, out),
         Command::List(args) => list(args, reporter, out),
+        Command::Regenerate(args) => regenerate(args, reporter, out),
+        Command::Verify(args) => verify(args, reporter, out),
     }
 }
 
@@ -98,9 +110,94 @@ fn publish_files(
         dry_run: args.dry_run,
     };
     let report = publish::publish(target.as_ref(), &dists, options, reporter)?;
-    let install_url = install_url(&args.target);
-    write_summary(out, &target.location(), &report, args.dry_run, &install_url)
-        .map_err(RunError::Output)
+    let index_url = match &args.wait_live {
+        Some(url) => format!("{}/", url.trim_end_matches('/')),
+        None => install_url(&args.target),
+    };
+    write_summary(out, &target.location(), &report, args.dry_run, &index_url)
+        .map_err(RunError::Output)?;
+    if actions::in_actions() && !args.dry_run {
+        actions::write_step_files(&report, &target.location(), &index_url)
+            .map_err(RunError::Output)?;
+    }
+    if let (Some(url), false) = (&args.wait_live, args.dry_run) {
+        let expected: Vec<_> = report
+            .results
+            .iter()
+            .filter(|r| !matches!(r.outcome, Outcome::Skipped { .. }))
+            .filter_map(|r| {
+                let dist = dists.iter().find(|d| d.filename.as_str() == r.filename)?;
+                Some(wait_live::Expect {
+                    project: r.project.clone(),
+                    filename: r.filename.clone(),
+                    sha256: dist.digests.sha256.clone(),
+                })
+            })
+            .collect();
+        wait_live::wait_live(
+            url,
+            &expected,
+            std::time::Duration::from_secs(args.wait_timeout),
+            std::time::Duration::from_secs_f64(args.wait_interval.clamp(0.05, 3600.0)),
+            reporter,
+        )?;
+        writeln!(out, "Live: {url} serves every file of this run.").map_err(RunError::Output)?;
+    }
+    Ok(())
+}
+
+fn regenerate(
+    args: RegenerateArgs,
+    reporter: &dyn Reporter,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
+    let target = open_target(&args.target, !args.dry_run, "regenerating", reporter)?;
+    let changes = regenerate::regenerate(target.as_ref(), args.dry_run, reporter)?;
+    let location = target.location();
+    let verb = if args.dry_run { "would write" } else { "wrote" };
+    if changes.is_empty() {
+        writeln!(
+            out,
+            "Every page of {location} is up to date; nothing written."
+        )
+    } else {
+        writeln!(
+            out,
+            "Regenerated {location}: {verb} {} file(s):",
+            changes.len()
+        )
+        .and_then(|()| {
+            changes
+                .iter()
+                .try_for_each(|(path, message)| writeln!(out, "  {path}  ({message})"))
+        })
+    }
+    .map_err(RunError::Output)
+}
+
+fn verify(args: VerifyArgs, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(), RunError> {
+    let target = open_target(&args.target, false, "verifying", reporter)?;
+    let report = verify::verify(target.as_ref(), reporter)?;
+    let location = target.location();
+    for problem in &report.problems {
+        writeln!(out, "problem: {problem}").map_err(RunError::Output)?;
+    }
+    writeln!(
+        out,
+        "Checked {} file(s) in {} project(s) at {location}: {} problem(s).",
+        report.files_checked,
+        report.projects,
+        report.problems.len()
+    )
+    .map_err(RunError::Output)?;
+    if report.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::VerifyFailed {
+            location,
+            count: report.problems.len(),
+        })
+    }
 }
 
 /// The local directory when `--index-dir` is given, else the GitHub repository. A command that

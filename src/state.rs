@@ -47,7 +47,7 @@ impl ProjectState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("could not read the index")]
+    #[error(transparent)]
     Target(#[from] TargetError),
     #[error(
         "the page `{path}` cannot be read; fix it or rebuild it with `gt4py-publish regenerate`"
