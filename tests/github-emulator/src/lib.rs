@@ -60,6 +60,8 @@
 //!   `PATH does not match SHA`; `sha` for a missing file → 409 `PATH does not match SHA` (no
 //!   evidence found of GitHub's exact answer; [`Config::sha_for_missing_file`] switches to 422).
 //!   Created → 201, updated → 200, `{content: {...}, commit: {...}}` as in `create-file.json`.
+//!   A PUT always makes a commit, even when the bytes are unchanged, so a test that expects "no
+//!   commits" catches needless rewrites.
 //! - Contents DELETE `{message, sha, branch?}`: missing fields → 422 as above, missing file →
 //!   404 `Not Found`, stale → 409, else 200 `{content: null, commit: {...}}`.
 //! - Writes are applied one at a time. A write is checked against the branch head as it was when
@@ -641,7 +643,8 @@ impl Emulator {
             .collect()
     }
 
-    /// Every request seen since the start or the last [`Emulator::reset_requests`].
+    /// Every request seen since the start or the last [`Emulator::reset_requests`], in the
+    /// order they were answered ([`RequestRecord::id`] gives the order of arrival).
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.lock().requests.clone()
     }

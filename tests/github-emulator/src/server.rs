@@ -77,6 +77,9 @@ pub(crate) async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<S
             let service = hyper::service::service_fn(move |req| handle(shared.clone(), req));
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
+                // Idle keep-alive connections stay open: a server-side close racing with the
+                // client's next request would look like a dropped-connection fault.
+                .header_read_timeout(None)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
@@ -84,14 +87,14 @@ pub(crate) async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<S
 }
 
 /// What the request asked for, in the form every handler needs.
-struct Incoming2 {
+struct RequestInfo {
     method: String,
     path: String,
     query: BTreeMap<String, String>,
     headers: HeaderMap,
 }
 
-impl Incoming2 {
+impl RequestInfo {
     /// A header's value; repeated headers are joined with `, ` as HTTP says they combine.
     fn header(&self, name: &str) -> Option<String> {
         let values: Vec<&str> = self
@@ -118,7 +121,7 @@ async fn handle(
     // The branch head as the request arrived: a write is applied on top of it or not at all.
     let base = shared.lock().head.clone();
     let (parts, body) = req.into_parts();
-    let inc = Incoming2 {
+    let inc = RequestInfo {
         method: parts.method.as_str().to_ascii_uppercase(),
         path: percent_decode(parts.uri.path()),
         query: parse_query(parts.uri.query().unwrap_or("")),
@@ -188,7 +191,7 @@ async fn read_body(
 
 async fn process(
     shared: &Arc<Shared>,
-    inc: &Incoming2,
+    inc: &RequestInfo,
     body: &mut Option<Incoming>,
     base: Arc<Snapshot>,
     record: &mut RequestRecord,
@@ -252,7 +255,9 @@ async fn process(
     let auth = authenticate(shared, inc);
     if auth == Auth::Bad {
         let _ = read_body(body, cfg.max_request_body, record).await;
-        return Outcome::Answer(error(401, "Bad credentials", DOCS));
+        let mut resp = error(401, "Bad credentials", DOCS);
+        add_rate_headers(shared, &mut resp);
+        return Outcome::Answer(resp);
     }
 
     if let Err(resp) = take_rate(shared) {
@@ -295,7 +300,7 @@ enum Auth {
     Bad,
 }
 
-fn authenticate(shared: &Shared, inc: &Incoming2) -> Auth {
+fn authenticate(shared: &Shared, inc: &RequestInfo) -> Auth {
     let Some(value) = inc.header("authorization") else {
         return Auth::Anonymous;
     };
@@ -376,7 +381,7 @@ fn add_rate_headers(shared: &Shared, resp: &mut Resp) {
 #[allow(clippy::too_many_arguments)]
 async fn route(
     shared: &Arc<Shared>,
-    inc: &Incoming2,
+    inc: &RequestInfo,
     api_path: &str,
     auth: Auth,
     body: &mut Option<Incoming>,
@@ -530,7 +535,7 @@ fn secondary_limit(status: u16, retry_after: Option<u64>) -> Resp {
 }
 
 /// Adds an `ETag` to a GET answer, and turns it into 304 when the client already has it.
-fn apply_etag(resp: &mut Resp, inc: &Incoming2) {
+fn apply_etag(resp: &mut Resp, inc: &RequestInfo) {
     // The media type is part of the representation: raw and JSON answers get different tags.
     let mut hashed = resp.body.to_vec();
     hashed.extend_from_slice(inc.header("accept").unwrap_or_default().as_bytes());
@@ -703,7 +708,7 @@ enum Media {
     Object,
 }
 
-fn media(inc: &Incoming2) -> Media {
+fn media(inc: &RequestInfo) -> Media {
     let accept = inc
         .header("accept")
         .unwrap_or_default()
@@ -875,7 +880,12 @@ fn ref_json(shared: &Shared, name: &str) -> Resp {
     )
 }
 
-fn raw_download(shared: &Shared, inc: &Incoming2, rest: &str, record: &mut RequestRecord) -> Resp {
+fn raw_download(
+    shared: &Shared,
+    inc: &RequestInfo,
+    rest: &str,
+    record: &mut RequestRecord,
+) -> Resp {
     let cfg = &shared.config;
     let mut parts = rest.splitn(4, '/');
     let (owner, repo, git_ref, path) = (
@@ -922,7 +932,12 @@ fn dir_entries(urls: &Urls, dir: &str, tree: &Tree, cap: usize) -> Vec<Value> {
         .collect()
 }
 
-fn get_contents(shared: &Shared, inc: &Incoming2, path: &str, record: &mut RequestRecord) -> Resp {
+fn get_contents(
+    shared: &Shared,
+    inc: &RequestInfo,
+    path: &str,
+    record: &mut RequestRecord,
+) -> Resp {
     let cfg = &shared.config;
     let git_ref = inc
         .query
@@ -999,7 +1014,7 @@ fn get_contents(shared: &Shared, inc: &Incoming2, path: &str, record: &mut Reque
     json_resp(200, &Value::Object(obj))
 }
 
-fn get_blob(shared: &Shared, inc: &Incoming2, sha: &str, record: &mut RequestRecord) -> Resp {
+fn get_blob(shared: &Shared, inc: &RequestInfo, sha: &str, record: &mut RequestRecord) -> Resp {
     let blob = shared.lock().blobs.get(sha).cloned();
     let Some(blob) = blob else {
         return error(
@@ -1077,7 +1092,7 @@ impl TreeWalk<'_> {
     }
 }
 
-fn get_tree(shared: &Shared, inc: &Incoming2, tree_ish: &str) -> Resp {
+fn get_tree(shared: &Shared, inc: &RequestInfo, tree_ish: &str) -> Resp {
     if let Some(resp) = empty_repository(shared, true) {
         return resp;
     }
