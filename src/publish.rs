@@ -10,7 +10,7 @@ use crate::name::ProjectName;
 use crate::plan::{self, Content, FileResult, IndexState, PlanError, PlanOptions, Write};
 use crate::report::{Event, Reporter};
 use crate::state::{self, StateError};
-use crate::target::{Expected, Target, TargetError, Upload};
+use crate::target::{Expected, SizeLimits, Target, TargetError, Upload};
 
 /// How often a run re-plans after concurrent writers changed the index under it.
 const MAX_ATTEMPTS: u32 = 12;
@@ -77,6 +77,16 @@ pub enum PublishError {
         #[source]
         source: crate::filename::FilenameError,
     },
+    #[error(
+        "`{}` is {size} bytes, more than the {max} bytes {location} accepts; nothing was \
+         published", path.display()
+    )]
+    TooLarge {
+        path: std::path::PathBuf,
+        size: u64,
+        max: u64,
+        location: String,
+    },
     #[error("could not lock the index at {location}")]
     Lock {
         location: String,
@@ -111,6 +121,9 @@ pub fn publish(
             names.push(format!("{}.metadata", dist.filename.as_str()));
         }
     }
+    if let Some(limits) = target.size_limits() {
+        check_sizes(dists, limits, &location, reporter)?;
+    }
     let mut report = PublishReport::default();
     converge(target, reporter, |attempt| {
         report.attempts = attempt;
@@ -143,6 +156,37 @@ pub fn publish(
         Ok(())
     })?;
     Ok(report)
+}
+
+/// Refuses, before anything is written, a file the store cannot take, and warns about one that
+/// is near the store's practical limit.
+fn check_sizes(
+    dists: &[DistFile],
+    limits: SizeLimits,
+    location: &str,
+    reporter: &dyn Reporter,
+) -> Result<(), PublishError> {
+    for dist in dists {
+        let size = dist.digests.size;
+        if size > limits.max {
+            return Err(PublishError::TooLarge {
+                path: dist.path.clone(),
+                size,
+                max: limits.max,
+                location: location.to_string(),
+            });
+        }
+        if size > limits.warn {
+            reporter.event(Event::Warning(&format!(
+                "`{}` is {:.1} MB; uploads above {:.0} MB often fail on {location} (the request \
+                 body grows by a third in base64); if it does, make the wheel smaller",
+                dist.path.display(),
+                size as f64 / 1e6,
+                limits.warn as f64 / 1e6,
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `step` (read the index, plan, apply) until it completes without meeting a concurrent
@@ -206,11 +250,46 @@ pub(crate) fn apply(
     done: &mut Vec<(String, String)>,
 ) -> Result<(), PublishError> {
     let location = target.location();
-    for write in writes {
+    // Log groups per distribution (its file and `.metadata`), so CI logs fold per file.
+    let mut group: Option<String> = None;
+    let result = (|| {
+        for write in writes {
+            let file = write.path.rsplit('/').next().unwrap_or(&write.path);
+            let this_group = (matches!(write.content, Content::Dist(_))
+                || file.ends_with(".metadata"))
+            .then(|| file.trim_end_matches(".metadata").to_string());
+            if this_group != group {
+                if let Some(open) = group.take() {
+                    reporter.event(Event::FileFinished(&open));
+                }
+                if let Some(name) = &this_group {
+                    reporter.event(Event::FileStarted(name));
+                }
+                group = this_group;
+            }
+            apply_one(target, dists, write, reporter, done, &location)?;
+        }
+        Ok(())
+    })();
+    if let Some(open) = group {
+        reporter.event(Event::FileFinished(&open));
+    }
+    result
+}
+
+fn apply_one(
+    target: &dyn Target,
+    dists: &[DistFile],
+    write: &Write,
+    reporter: &dyn Reporter,
+    done: &mut Vec<(String, String)>,
+    location: &str,
+) -> Result<(), PublishError> {
+    {
         let (upload, want_sha, dist) = match &write.content {
             Content::Dist(i) => {
                 let Some(dist) = dists.get(*i) else {
-                    continue;
+                    return Ok(());
                 };
                 (
                     Upload::File {
@@ -225,19 +304,19 @@ pub(crate) fn apply(
             Content::Bytes(bytes) => (Upload::Bytes(bytes), None, None),
             Content::Delete => {
                 let Expected::Sha(sha) = &write.expected else {
-                    continue;
+                    return Ok(());
                 };
                 reporter.event(Event::Detail(&format!("deleting {}", write.path)));
                 target
                     .delete_file(&write.path, sha, &write.message)
                     .map_err(|source| PublishError::Write {
-                        location: location.clone(),
+                        location: location.to_string(),
                         path: write.path.clone(),
                         source,
                     })?;
                 reporter.event(Event::Step(&format!("deleted {}", write.path)));
                 done.push((write.path.clone(), write.message.clone()));
-                continue;
+                return Ok(());
             }
         };
         reporter.event(Event::Detail(&format!(
@@ -248,7 +327,7 @@ pub(crate) fn apply(
         let sha = target
             .put_file(&write.path, upload, &write.expected, &write.message)
             .map_err(|source| PublishError::Write {
-                location: location.clone(),
+                location: location.to_string(),
                 path: write.path.clone(),
                 source,
             })?;

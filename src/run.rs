@@ -48,7 +48,7 @@ pub enum RunError {
     GitHub {
         repo: String,
         #[source]
-        source: github::GitHubError,
+        source: Box<github::GitHubError>,
     },
     #[error("`{name}` is not a project name")]
     BadProject {
@@ -232,7 +232,7 @@ fn open_target<'r>(
     };
     let target = GitHubTarget::new(config, reporter).map_err(|source| RunError::GitHub {
         repo: args.repo.clone(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(Box::new(target))
 }
