@@ -274,9 +274,11 @@ impl Venv {
         result
     }
 
-    /// Resolves `requirement` from `index_url` without installing or downloading it
-    /// (`pip install --dry-run --report -` / `uv pip install --dry-run`). For pip, stdout is
-    /// the JSON installation report.
+    /// Resolves `requirement` from `index_url` without installing it (`pip install --dry-run
+    /// --report -` / `uv pip install --dry-run`). For pip, stdout is the JSON installation
+    /// report. Dependencies are resolved (no `--no-deps`), so the client must read the
+    /// distribution's metadata (uv skips it with `--no-deps` and an exact pin); they must all be
+    /// on the index. pip before 25.3 still downloads the wheel after resolving; uv does not.
     pub fn dry_run(
         &self,
         client: Client,
@@ -289,7 +291,6 @@ impl Venv {
             "--dry-run".into(),
             "--index-url".into(),
             index_url.into(),
-            "--no-deps".into(),
             // An empty target: the venv's own packages never satisfy the requirement.
             "--target".into(),
             scratch.clone().into(),
@@ -328,6 +329,18 @@ impl Venv {
         args.extend(extra.iter().map(OsString::from));
         args.push(requirement.into());
         self.pip(args)
+    }
+
+    /// The venv's pip version as numbers, e.g. `[23, 2, 1]` (pre-release tails are dropped).
+    pub fn pip_version(&self) -> Result<Vec<u32>, CommandError> {
+        let mut command = self.python_command();
+        command.args(["-c", "import pip; print(pip.__version__)"]);
+        let version = run(&mut command)?.stdout;
+        Ok(version
+            .trim()
+            .split('.')
+            .map_while(|part| part.parse().ok())
+            .collect())
     }
 
     /// Imports `module` with `target` first on `sys.path` and returns its `__version__`.
