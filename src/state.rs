@@ -135,7 +135,7 @@ pub fn read_project(
         None => ProjectPage::new(project.clone()),
     };
     for entry in page.entries() {
-        if !files.get(&entry.filename).is_some_and(|e| !e.is_dir) {
+        if files.get(&entry.filename).is_none_or(|e| e.is_dir) {
             reporter.event(Event::Warning(&format!(
                 "{page_path} lists `{}` but the file is missing from the index; \
                  publish it again or remove the entry with `gt4py-publish remove`",
