@@ -41,11 +41,17 @@ struct Api<'a> {
     token: Option<String>,
 }
 
+/// A client builder that works whatever features reqwest is unified with in the workspace.
+fn client_builder() -> reqwest::blocking::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+}
+
 impl<'a> Api<'a> {
     fn new(emu: &'a Emulator) -> Api<'a> {
         Api {
             emu,
-            http: Client::builder()
+            http: client_builder()
                 .user_agent("github-emulator-tests")
                 .build()
                 .unwrap(),
@@ -393,7 +399,7 @@ fn percent_encoded_paths_name_the_same_file() {
     assert_eq!(file["path"], name);
     // download_url works without auth and costs no API rate limit.
     let url = file["download_url"].as_str().unwrap();
-    let resp = Client::new().get(url).send().unwrap();
+    let resp = client_builder().build().unwrap().get(url).send().unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().unwrap().as_ref(), b"wheel");
     let last = emu.requests().pop().unwrap();
@@ -795,7 +801,7 @@ fn auth_rules() {
 #[test]
 fn requests_without_a_user_agent_are_forbidden() {
     let emu = Emulator::new();
-    let resp = Client::new()
+    let resp = client_builder().build().unwrap()
         .get(emu.contents_url(""))
         .bearer_auth(emu.token())
         .send()
