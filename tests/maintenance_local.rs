@@ -629,9 +629,14 @@ fn list_prints_projects_and_versions() {
     )
     .ok();
     cmd(&index, &["yank", "alpha-10.0rc1-py3-none-any.whl"]).ok();
+    cmd(
+        &index,
+        &["yank", "alpha-1!0.1-py3-none-any.whl", "--reason", "epoch"],
+    )
+    .ok();
 
     assert_eq!(cmd(&index, &["list"]).ok().stdout, "alpha\nbeta-proj\n");
-    let expected = "1!0.1  alpha-1!0.1-py3-none-any.whl\n\
+    let expected = "1!0.1  alpha-1!0.1-py3-none-any.whl  (yanked: epoch)\n\
                     10.0  alpha-10.0-py3-none-any.whl\n\
                     10.0  alpha-10.0.tar.gz\n\
                     10.0rc1  alpha-10.0rc1-py3-none-any.whl  (yanked)\n\
@@ -810,6 +815,18 @@ fn regenerate_adopts_a_legacy_page_and_unlisted_files() {
     assert!(run.stdout.contains("nothing written"), "{run}");
     assert_unchanged(&before, &index, "a second regenerate");
     cmd(&index, &["verify"]).ok();
+
+    // Yanks survive a regenerate (the page is the state), which still writes nothing.
+    cmd(&index, &["yank", &n10, "--reason", "use 1.1"]).ok();
+    let before = snapshot(&index);
+    let run = cmd(&index, &["regenerate"]).ok();
+    assert!(run.stdout.contains("nothing written"), "{run}");
+    assert_unchanged(&before, &index, "regenerate after a yank");
+    let page = read(demo.join("index.html"));
+    assert_eq!(
+        anchor(&anchors(&page), &n10, &page).attr("data-yanked"),
+        Some("use 1.1")
+    );
 
     // pip resolves the once-unlisted wheel through the new .metadata file.
     let server = StaticServer::serve(&index).unwrap();
@@ -1413,6 +1430,18 @@ fn github_actions_mode_reports_groups_summary_and_outputs() {
             .any(|l| l.starts_with("::error::") && l.contains("demo-9.9-py3-none-any.whl")),
         "{run}"
     );
+
+    // Warnings become ::warning:: annotations (here: legacy entries without files).
+    let legacy = work.path().join("legacy");
+    copy_dir(Path::new(LEGACY_TEST_INDEX), &legacy);
+    let run = in_actions(tool().args(["regenerate", "--index-dir"]).arg(&legacy)).ok();
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("::warning::")
+            && l.contains("dace/dace-1.0.0-py3-none-any.whl")
+            && l.contains("dropped")),
+        "{run}"
+    );
+    assert!(!run.stderr.contains("\nwarning:"), "{run}");
 }
 
 /// The value of `NAME<<DELIMITER … DELIMITER` in a `$GITHUB_OUTPUT` file (the first one), and
