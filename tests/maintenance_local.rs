@@ -951,7 +951,7 @@ fn regenerate_drops_legacy_entries_whose_files_are_missing() {
 // ---------------------------------------------------------------------------------------------
 
 /// `verify` passes on a fresh index and finds, each on its own and then all together: a
-/// corrupted file, a corrupted `.metadata`, a listed file that is gone, a file the page does not
+/// corrupted file, a corrupted `.metadata`, a missing `.metadata`, a listed file that is gone, a file the page does not
 /// list, a project page the root does not link, and a root link to a project without a page.
 #[test]
 fn verify_finds_each_kind_of_damage() {
@@ -983,6 +983,9 @@ fn verify_finds_each_kind_of_damage() {
     // The wheel that gets corrupted, so that all damages at once still give one problem each
     // (a missing wheel's .metadata is not checked).
     let metadata_path = demo.join(format!("{n10}.metadata"));
+    let other_metadata = index
+        .join("other")
+        .join(format!("{}.metadata", file_name(&other)));
 
     // Each damage: (what, break it, the problem line it must give, repair it).
     type Step = Box<dyn Fn()>;
@@ -1017,6 +1020,25 @@ fn verify_finds_each_kind_of_damage() {
                 let (p, bytes) = (
                     metadata_path.clone(),
                     std::fs::read(&metadata_path).unwrap(),
+                );
+                move || std::fs::write(&p, &bytes).unwrap()
+            }),
+        ),
+        (
+            "a deleted .metadata",
+            Box::new({
+                let p = other_metadata.clone();
+                move || std::fs::remove_file(&p).unwrap()
+            }),
+            format!(
+                "problem: other/{}.metadata: the page announces this .metadata file but it is \
+                 missing",
+                file_name(&other)
+            ),
+            Box::new({
+                let (p, bytes) = (
+                    other_metadata.clone(),
+                    std::fs::read(&other_metadata).unwrap(),
                 );
                 move || std::fs::write(&p, &bytes).unwrap()
             }),
