@@ -951,8 +951,9 @@ fn regenerate_drops_legacy_entries_whose_files_are_missing() {
 // ---------------------------------------------------------------------------------------------
 
 /// `verify` passes on a fresh index and finds, each on its own and then all together: a
-/// corrupted file, a corrupted `.metadata`, a missing `.metadata`, a listed file that is gone, a file the page does not
-/// list, a project page the root does not link, and a root link to a project without a page.
+/// corrupted file, a corrupted `.metadata`, a missing `.metadata`, a listed file that is gone,
+/// a file the page does not list, a project page the root does not link, and a root link to a
+/// project without a page.
 #[test]
 fn verify_finds_each_kind_of_damage() {
     let work = TempDir::new().unwrap();
