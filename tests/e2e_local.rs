@@ -346,9 +346,31 @@ fn assert_index_holds(index: &Path, dists: &[Dist]) {
 // Tests
 // ---------------------------------------------------------------------------------------------
 
+/// Splits wheels into groups holding at most one version of each project, so one client run can
+/// take a whole group (a pip start-up costs about a second).
+fn wheel_groups(dists: &[Dist]) -> Vec<Vec<&Dist>> {
+    let mut groups: Vec<Vec<&Dist>> = Vec::new();
+    for dist in dists.iter().filter(|d| d.is_wheel) {
+        match groups
+            .iter_mut()
+            .find(|g| g.iter().all(|d| d.folder() != dist.folder()))
+        {
+            Some(group) => group.push(dist),
+            None => groups.push(vec![dist]),
+        }
+    }
+    groups
+}
+
+fn requirements<'a>(group: &[&Dist], storage: &'a mut Vec<String>) -> Vec<&'a str> {
+    *storage = group.iter().map(|d| d.requirement()).collect();
+    storage.iter().map(String::as_str).collect()
+}
+
 /// Publish wheels (epoch, local version, py2.py3 tag, two projects) and sdists, then install
-/// every one of them with pip from the served index and import it. The sdist-only version is
-/// installed from its sdist (downloaded through its link, hash-checked, built offline).
+/// every wheel with pip from the served index and import it. The sdist-only version is
+/// installed from its sdist (downloaded through its link, hash-checked, built offline); for
+/// the version that has both, pip must take the wheel.
 #[test]
 fn published_distributions_install_with_pip() {
     let work = TempDir::new().unwrap();
@@ -369,28 +391,34 @@ fn published_distributions_install_with_pip() {
 
     let server = StaticServer::serve(&index).unwrap();
     let venv = Venv::shared();
+    let url = server.url();
+    let sdist_only = dists
+        .iter()
+        .find(|d| !d.is_wheel && d.version == "0.8")
+        .unwrap();
     std::thread::scope(|scope| {
-        for (i, dist) in dists.iter().enumerate() {
-            // Wheels by plain `pip install`; the sdist-only version from its sdist. (Beta.Proj
-            // 2.1 has both: pip must prefer the wheel.)
-            if !dist.is_wheel && dist.version != "0.8" {
-                continue;
-            }
+        for (i, group) in wheel_groups(&dists).into_iter().enumerate() {
             let target = work.path().join(format!("site-{i}"));
-            let url = server.url();
+            let url = &url;
             scope.spawn(move || {
-                let result = if dist.is_wheel {
-                    venv.install(Client::Pip, &url, &dist.requirement(), &target, &[])
-                } else {
-                    venv.install_sdist_offline(&url, &dist.requirement(), &target)
-                };
-                if let Err(e) = result {
-                    panic!("installing {} failed:\n{e}", dist.requirement());
+                let mut storage = Vec::new();
+                let reqs = requirements(&group, &mut storage);
+                venv.install(Client::Pip, url, &reqs, &target, &[])
+                    .unwrap_or_else(|e| panic!("installing {reqs:?} failed:\n{e}"));
+                for dist in group {
+                    let version = venv.import_version(&dist.module, &target).unwrap();
+                    assert_eq!(version, dist.version, "{}", dist.requirement());
                 }
-                let version = venv.import_version(&dist.module, &target).unwrap();
-                assert_eq!(version, dist.version, "{}", dist.requirement());
             });
         }
+        let target = work.path().join("site-sdist");
+        let url = &url;
+        scope.spawn(move || {
+            venv.install_sdist_offline(url, &sdist_only.requirement(), &target)
+                .unwrap_or_else(|e| panic!("installing the sdist failed:\n{e}"));
+            let version = venv.import_version(&sdist_only.module, &target).unwrap();
+            assert_eq!(version, sdist_only.version);
+        });
     });
     let requested = server.requested_paths();
     for dist in &dists {
@@ -431,39 +459,48 @@ fn pip_dry_run_reads_pep658_metadata() {
              (fixed in pip 25.3); checking that the metadata is fetched first"
         );
     }
-    for dist in dists.iter().filter(|d| d.is_wheel) {
+    for group in wheel_groups(&dists) {
         server.clear_requests();
+        let mut storage = Vec::new();
+        let reqs = requirements(&group, &mut storage);
         let report = venv
-            .dry_run(Client::Pip, &server.url(), &dist.requirement())
+            .dry_run(Client::Pip, &server.url(), &reqs)
             .unwrap_or_else(|e| panic!("{e}"));
         let report: serde_json::Value = serde_json::from_str(&report.stdout)
             .unwrap_or_else(|e| panic!("pip's report is not JSON ({e}):\n{}", report.stdout));
-        let install = &report["install"][0];
-        assert_eq!(install["metadata"]["version"], dist.version, "{report:#}");
-        let url = install["download_info"]["url"].as_str().unwrap();
-        assert!(
-            url.starts_with(&server.url()),
-            "pip would download {url}, not from the test index"
-        );
         let requested = server.requested_paths();
-        let metadata = format!("{}.metadata", dist.url_path());
-        let metadata_at = requested.iter().position(|p| *p == metadata);
-        let wheel_at = requested.iter().position(|p| *p == dist.url_path());
-        assert!(
-            metadata_at.is_some(),
-            "pip did not fetch {metadata}; requests: {requested:#?}"
-        );
-        if skips_download {
+        for dist in group {
+            let install = report["install"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["metadata"]["name"] == dist.project)
+                .unwrap_or_else(|| panic!("{} is not in the report: {report:#}", dist.project));
+            assert_eq!(install["metadata"]["version"], dist.version, "{report:#}");
+            let url = install["download_info"]["url"].as_str().unwrap();
             assert!(
-                wheel_at.is_none(),
-                "pip downloaded the wheel {} on a dry run; requests: {requested:#?}",
-                dist.url_path()
+                url.starts_with(&server.url()),
+                "pip would download {url}, not from the test index"
             );
-        } else if let Some(wheel_at) = wheel_at {
+            let metadata = format!("{}.metadata", dist.url_path());
+            let metadata_at = requested.iter().position(|p| *p == metadata);
+            let wheel_at = requested.iter().position(|p| *p == dist.url_path());
             assert!(
-                metadata_at < Some(wheel_at),
-                "pip fetched the wheel before its metadata; requests: {requested:#?}"
+                metadata_at.is_some(),
+                "pip did not fetch {metadata}; requests: {requested:#?}"
             );
+            if skips_download {
+                assert!(
+                    wheel_at.is_none(),
+                    "pip downloaded the wheel {} on a dry run; requests: {requested:#?}",
+                    dist.url_path()
+                );
+            } else if let Some(wheel_at) = wheel_at {
+                assert!(
+                    metadata_at < Some(wheel_at),
+                    "pip fetched the wheel before its metadata; requests: {requested:#?}"
+                );
+            }
         }
     }
 }
@@ -483,29 +520,35 @@ fn uv_installs_and_reads_pep658_metadata() {
     publish_ok(&index, &["-q"], &files);
     let server = StaticServer::serve(&index).unwrap();
     let venv = Venv::shared();
-    for (i, dist) in dists.iter().filter(|d| d.is_wheel).enumerate() {
+    for (i, group) in wheel_groups(&dists).into_iter().enumerate() {
+        let mut storage = Vec::new();
+        let reqs = requirements(&group, &mut storage);
         server.clear_requests();
-        venv.dry_run(Client::Uv, &server.url(), &dist.requirement())
+        venv.dry_run(Client::Uv, &server.url(), &reqs)
             .unwrap_or_else(|e| panic!("{e}"));
         let requested = server.requested_paths();
-        let metadata = format!("{}.metadata", dist.url_path());
-        assert!(
-            requested.contains(&metadata),
-            "uv did not fetch {metadata}; requests: {requested:#?}"
-        );
-        assert!(
-            !requested.contains(&dist.url_path()),
-            "uv downloaded the wheel {} on a dry run; requests: {requested:#?}",
-            dist.url_path()
-        );
+        for dist in &group {
+            let metadata = format!("{}.metadata", dist.url_path());
+            assert!(
+                requested.contains(&metadata),
+                "uv did not fetch {metadata}; requests: {requested:#?}"
+            );
+            assert!(
+                !requested.contains(&dist.url_path()),
+                "uv downloaded the wheel {} on a dry run; requests: {requested:#?}",
+                dist.url_path()
+            );
+        }
 
         let target = work.path().join(format!("site-{i}"));
-        venv.install(Client::Uv, &server.url(), &dist.requirement(), &target, &[])
+        venv.install(Client::Uv, &server.url(), &reqs, &target, &[])
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            venv.import_version(&dist.module, &target).unwrap(),
-            dist.version
-        );
+        for dist in &group {
+            assert_eq!(
+                venv.import_version(&dist.module, &target).unwrap(),
+                dist.version
+            );
+        }
     }
 }
 
@@ -620,7 +663,7 @@ fn overlapping_publishers_both_land() {
                 venv.install(
                     Client::Pip,
                     &server.url(),
-                    &format!("gamma-proj=={version}"),
+                    &[&format!("gamma-proj=={version}")],
                     &target,
                     &[],
                 )
@@ -684,8 +727,14 @@ fn legacy_index_is_adopted_without_losing_entries() {
     let server = StaticServer::serve(&index).unwrap();
     let target = work.path().join("site");
     let venv = Venv::shared();
-    venv.install(Client::Pip, &server.url(), &new.requirement(), &target, &[])
-        .unwrap_or_else(|e| panic!("{e}"));
+    venv.install(
+        Client::Pip,
+        &server.url(),
+        &[&new.requirement()],
+        &target,
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(venv.import_version("dace", &target).unwrap(), new.version);
 }
 

@@ -214,14 +214,15 @@ impl Venv {
         run(&mut command)
     }
 
-    /// Installs `requirement` (e.g. `dace==43!2026.2.3`) from `index_url` with `--no-deps` into
-    /// the folder `target` (not into the venv), with `client`. `extra` goes before the
-    /// requirement (e.g. `--no-binary`, `:all:`).
+    /// Installs `requirements` (e.g. `dace==43!2026.2.3`; several projects at once save a
+    /// client start-up each) from `index_url` with `--no-deps` into the folder `target` (not
+    /// into the venv), with `client`. `extra` goes before the requirements (e.g. `--no-binary`,
+    /// `:all:`).
     pub fn install(
         &self,
         client: Client,
         index_url: &str,
-        requirement: &str,
+        requirements: &[&str],
         target: &Path,
         extra: &[&str],
     ) -> Result<CommandOutput, CommandError> {
@@ -233,7 +234,7 @@ impl Venv {
             target.into(),
         ];
         args.extend(extra.iter().map(OsString::from));
-        args.push(requirement.into());
+        args.extend(requirements.iter().map(OsString::from));
         match client {
             Client::Pip => {
                 let mut pip_args: Vec<OsString> = vec!["install".into()];
@@ -274,7 +275,7 @@ impl Venv {
         result
     }
 
-    /// Resolves `requirement` from `index_url` without installing it (`pip install --dry-run
+    /// Resolves `requirements` from `index_url` without installing them (`pip install --dry-run
     /// --report -` / `uv pip install --dry-run`). For pip, stdout is the JSON installation
     /// report. Dependencies are resolved (no `--no-deps`), so the client must read the
     /// distribution's metadata (uv skips it with `--no-deps` and an exact pin); they must all be
@@ -283,7 +284,7 @@ impl Venv {
         &self,
         client: Client,
         index_url: &str,
-        requirement: &str,
+        requirements: &[&str],
     ) -> Result<CommandOutput, CommandError> {
         let scratch = scratch_dir("dry-run");
         let mut args: Vec<OsString> = vec![
@@ -298,11 +299,11 @@ impl Venv {
         let result = match client {
             Client::Pip => {
                 args.extend(["--quiet".into(), "--report".into(), "-".into()]);
-                args.push(requirement.into());
+                args.extend(requirements.iter().map(OsString::from));
                 self.pip(args)
             }
             Client::Uv => {
-                args.push(requirement.into());
+                args.extend(requirements.iter().map(OsString::from));
                 self.uv_pip("install", args.into_iter().skip(1))
             }
         };
