@@ -26,32 +26,30 @@ const LEGACY_INDEX: &str = concat!(
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
+/// Variables that would point the tool at GitHub or hand it a token (CI sets some of them).
+fn leaks_into_tool(key: &str) -> bool {
+    key.starts_with("GT4PY_PUBLISH")
+        || key.starts_with("GITHUB_")
+        || key == "GH_TOKEN"
+        || key == "GH_HOST"
+}
+
 /// The tool, with a clean environment: no token, no GitHub settings leaking in from CI.
 fn tool() -> Command {
     let mut command = Command::cargo_bin("gt4py-publish").expect("the binary is built");
     for (key, _) in std::env::vars_os() {
-        if let Some(key) = key.to_str()
-            && (key.starts_with("GT4PY_PUBLISH")
-                || key.starts_with("GITHUB_")
-                || key == "GH_TOKEN"
-                || key == "GH_HOST")
-        {
+        if key.to_str().is_some_and(leaks_into_tool) {
             command.env_remove(key);
         }
     }
     command
 }
 
-/// `std::process::Command` for the binary (for runs that must overlap).
+/// `std::process::Command` for the binary (for runs that must overlap), environment as [`tool`].
 fn tool_std() -> std::process::Command {
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("gt4py-publish"));
     for (key, _) in std::env::vars_os() {
-        if let Some(key) = key.to_str()
-            && (key.starts_with("GT4PY_PUBLISH")
-                || key.starts_with("GITHUB_")
-                || key == "GH_TOKEN"
-                || key == "GH_HOST")
-        {
+        if key.to_str().is_some_and(leaks_into_tool) {
             command.env_remove(key);
         }
     }
