@@ -153,6 +153,15 @@ pub fn regenerate(
                 }
             }
             if page.is_empty() {
+                // No distribution left: a page would only list missing files.
+                if let Some((sha, _)) = &current.stored_page {
+                    pages.push(Write {
+                        path: project_path(&project, PAGE),
+                        content: Content::Delete,
+                        expected: Expected::Sha(sha.clone()),
+                        message: format!("Remove the {project} page: no files left"),
+                    });
+                }
                 root_page.remove(&project);
                 continue;
             }
