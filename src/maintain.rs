@@ -21,6 +21,7 @@ pub fn set_yanked(
 ) -> Result<Changes, PublishError> {
     let parsed = parse_filename(target, filename)?;
     let project = parsed.project().clone();
+    require_index(target)?;
     let _lock = lock(target)?;
     publish::converge(target, reporter, |_| {
         let state = read(target, &project, reporter)?;
@@ -56,6 +57,7 @@ pub fn remove(
 ) -> Result<Changes, PublishError> {
     let parsed = parse_filename(target, filename)?;
     let project = parsed.project().clone();
+    require_index(target)?;
     let _lock = lock(target)?;
     let metadata = format!("{filename}.metadata");
     publish::converge(target, reporter, |attempt| {
@@ -126,6 +128,18 @@ pub fn remove(
         publish::apply(target, &[], &writes, reporter, &mut done)?;
         Ok(done)
     })
+}
+
+/// Fails when there is no index at all (a mistyped `--index-dir`, an empty repository), so a
+/// maintenance command neither creates one nor reports on nothing as if all were well.
+pub fn require_index(target: &dyn Target) -> Result<(), PublishError> {
+    match target.list_dir("") {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(PublishError::NoIndex {
+            location: target.location(),
+        }),
+        Err(source) => Err(read_error(target, source.into())),
+    }
 }
 
 fn parse_filename(target: &dyn Target, filename: &str) -> Result<DistFilename, PublishError> {

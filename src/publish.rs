@@ -87,6 +87,10 @@ pub enum PublishError {
         max: u64,
         location: String,
     },
+    #[error(
+        "there is no index at {location}; check the path (or --repo/--branch), or publish a file first"
+    )]
+    NoIndex { location: String },
     #[error("could not lock the index at {location}")]
     Lock {
         location: String,

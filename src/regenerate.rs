@@ -28,6 +28,7 @@ pub fn regenerate(
     reporter: &dyn Reporter,
 ) -> Result<Changes, PublishError> {
     let location = target.location();
+    crate::maintain::require_index(target)?;
     let _lock = if dry_run {
         None
     } else {

@@ -103,6 +103,9 @@ fn publish_files(
     reporter: &dyn Reporter,
     out: &mut dyn Write,
 ) -> Result<(), RunError> {
+    if let Some(url) = &args.wait_live {
+        wait_live::check_url(url)?;
+    }
     let dists = validate_all(&args.files, reporter)?;
     let target = open_target(&args.target, !args.dry_run, "publishing", reporter)?;
     let options = PublishOptions {
@@ -317,13 +320,26 @@ fn list(args: ListArgs, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<
     Ok(())
 }
 
+/// What a `file://` URL path leaves unencoded (`/` separates, so it stays).
+const FILE_URL_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// The index URL a user installs from: the folder as a `file://` URL, or the GitHub Pages site
 /// of the repository (known only for github.com).
 fn install_url(args: &TargetArgs) -> String {
     match &args.index_dir {
         Some(dir) => {
             let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-            format!("file://{}/", absolute.display())
+            let path = absolute.display().to_string();
+            let path = path.trim_end_matches('/');
+            format!(
+                "file://{}/",
+                percent_encoding::utf8_percent_encode(path, FILE_URL_PATH)
+            )
         }
         None => pages_url(&args.api_url, &args.repo).unwrap_or_default(),
     }

@@ -39,6 +39,8 @@ pub enum ProblemKind {
     NotInRoot,
     /// A root page link to a project without a page.
     NoProjectPage,
+    /// The index has no root page (pip finds nothing).
+    NoRootPage,
 }
 
 impl fmt::Display for Problem {
@@ -61,6 +63,7 @@ impl fmt::Display for Problem {
             }
             ProblemKind::Unlisted => write!(f, "{path}: in the project folder but not on its page"),
             ProblemKind::NotInRoot => write!(f, "{path}: the root page does not link this project"),
+            ProblemKind::NoRootPage => write!(f, "{path}: missing; pip cannot find any project"),
             ProblemKind::NoProjectPage => {
                 write!(
                     f,
@@ -86,8 +89,15 @@ pub fn verify(target: &dyn Target, reporter: &dyn Reporter) -> Result<VerifyRepo
         location: location.clone(),
         source,
     };
+    crate::maintain::require_index(target)?;
     let root = state::read_root(target, reporter).map_err(read_error)?;
     let mut report = VerifyReport::default();
+    if root.stored.is_none() {
+        report.problems.push(Problem {
+            path: PAGE.to_string(),
+            kind: ProblemKind::NoRootPage,
+        });
+    }
     let mut projects: BTreeSet<ProjectName> = root.page.projects().cloned().collect();
     for folder in &root.folders {
         if let Ok(name) = ProjectName::new(folder)

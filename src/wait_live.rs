@@ -35,6 +35,19 @@ pub enum WaitError {
     Client(#[source] reqwest::Error),
 }
 
+/// Refuses a URL `--wait-live` cannot poll, so the mistake shows before anything is published.
+pub fn check_url(url: &str) -> Result<(), WaitError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
+        _ => Err(WaitError::BadUrl {
+            url: url.to_string(),
+        }),
+    }
+}
+
 /// Polls `base_url` (the index root) until every `expected` file is listed with its sha256.
 pub fn wait_live(
     base_url: &str,
@@ -43,11 +56,7 @@ pub fn wait_live(
     interval: Duration,
     reporter: &dyn Reporter,
 ) -> Result<(), WaitError> {
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(WaitError::BadUrl {
-            url: base_url.to_string(),
-        });
-    }
+    check_url(base_url)?;
     let base = format!("{}/", base_url.trim_end_matches('/'));
     // https needs a TLS provider; the GitHub client installs the same one (whichever runs first).
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -110,11 +110,16 @@ pub struct Venv {
 }
 
 impl Venv {
-    /// Creates a venv at `dir` (`python3 -m venv DIR`, which brings pip).
+    /// Creates a venv at `dir` that uses the base interpreter's pip (`--without-pip
+    /// --system-site-packages`): `venv` would bring the pip bundled with Python (23.x here),
+    /// while CI installs a current pip into the base interpreter, and the PEP 658 checks need
+    /// a pip that does not download wheels on `--dry-run`.
     pub fn create(dir: impl AsRef<Path>) -> Result<Venv, CommandError> {
         let dir = dir.as_ref();
         let mut command = Command::new(base_python());
-        command.arg("-m").arg("venv").arg(dir);
+        command
+            .args(["-m", "venv", "--without-pip", "--system-site-packages"])
+            .arg(dir);
         run(clean_env(&mut command))?;
         let venv = Venv::at(dir);
         run(clean_env(venv.python_command().args(["-c", "import pip"])))?;
@@ -544,7 +549,7 @@ fn cached_venv() -> Result<Venv, CommandError> {
     let mut probe = Command::new(base_python());
     probe.args([
         "-c",
-        "import sys; print(sys.version); print(sys.base_prefix)",
+        "import sys, pip; print(sys.version); print(sys.base_prefix); print(pip.__version__)",
     ]);
     let identity = run(clean_env(&mut probe))?.stdout;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
