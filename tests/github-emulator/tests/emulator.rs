@@ -801,7 +801,9 @@ fn auth_rules() {
 #[test]
 fn requests_without_a_user_agent_are_forbidden() {
     let emu = Emulator::new();
-    let resp = client_builder().build().unwrap()
+    let resp = client_builder()
+        .build()
+        .unwrap()
         .get(emu.contents_url(""))
         .bearer_auth(emu.token())
         .send()
