@@ -1,0 +1,778 @@
+//! HTTP to the GitHub REST API: headers, authentication, error mapping, retries, rate limits.
+//!
+//! Every call goes through [`ApiClient::execute`], one retry loop for all requests. The loop
+//! rebuilds the request on each attempt (a streamed body cannot be replayed, so the caller's
+//! `build` closure reopens the file), waits as GitHub asks (`retry-after`, the primary rate
+//! limit's reset time) or backs off exponentially with jitter, tells the reporter what it waits
+//! for, and gives up after a bounded number of attempts and a bounded total wait.
+//!
+//! A write whose answer was lost (dropped connection, timeout, 5xx) may still have been applied.
+//! Before such a write is sent again, the caller's `check_write` looks at the file: already in
+//! the new state → done; still in the old state → send again; anything else → conflict.
+
+use std::io::Read;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::blocking::{Body, Client, Response};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+
+use super::error::{GitHubError, RequestId};
+use super::token::Secret;
+use crate::report::{Event, Reporter};
+
+/// The REST API version this client was written against.
+pub const API_VERSION: &str = "2022-11-28";
+/// `User-Agent`: GitHub refuses requests without one (reqwest sends none by default).
+pub const USER_AGENT: &str = concat!("gt4py-publish/", env!("CARGO_PKG_VERSION"));
+
+/// Media types (`Accept`).
+pub const JSON: &str = "application/vnd.github+json";
+/// The file's bytes, for files up to 100 MB (the default media type stops at 1 MB).
+pub const RAW: &str = "application/vnd.github.raw+json";
+/// Metadata (sha, size) without the content, whatever the file's size.
+pub const OBJECT: &str = "application/vnd.github.object+json";
+
+/// Error bodies are small JSON objects; anything longer is not one worth quoting whole.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
+
+/// How often and how long to retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// First backoff step; doubled on each retry, then jittered down by up to half.
+    pub base_delay: Duration,
+    /// Cap on one backoff step (server-requested waits are not capped by this, only by
+    /// `max_total_wait`).
+    pub max_delay: Duration,
+    /// Cap on all waits of one request added up; a server-requested wait beyond it fails now
+    /// rather than hanging a CI job for an hour.
+    pub max_total_wait: Duration,
+    /// Least wait after a secondary rate limit without `retry-after` (GitHub asks for a minute).
+    pub secondary_min_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+            max_total_wait: Duration::from_secs(15 * 60),
+            secondary_min_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a failed attempt may be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryKind {
+    /// 5xx: GitHub had a problem.
+    Server,
+    /// The connection failed, dropped, or timed out.
+    Transport,
+    /// 429, or a 403 whose message names a secondary rate limit.
+    SecondaryLimit,
+    /// 403/429 with `x-ratelimit-remaining: 0`: the token's hourly budget is used up.
+    PrimaryLimit,
+}
+
+/// The rate-limit headers of an answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateHeaders {
+    /// `retry-after`, in seconds.
+    pub retry_after: Option<Duration>,
+    /// `x-ratelimit-remaining`.
+    pub remaining: Option<u64>,
+    /// `x-ratelimit-reset`, epoch seconds.
+    pub reset: Option<u64>,
+}
+
+impl RateHeaders {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        Self {
+            retry_after: parse_retry_after(headers.get(header::RETRY_AFTER)),
+            remaining: number("x-ratelimit-remaining"),
+            reset: number("x-ratelimit-reset"),
+        }
+    }
+}
+
+/// `Retry-After` as delay-seconds, the form GitHub sends. The HTTP-date form is not used by
+/// GitHub; it is ignored and the backoff applies instead.
+pub fn parse_retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
+    let text = value?.to_str().ok()?.trim();
+    text.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Whether an answer with this status may be retried, and why.
+pub fn classify(status: StatusCode, rate: &RateHeaders, message: &str) -> Option<RetryKind> {
+    let code = status.as_u16();
+    if (code == 403 || code == 429) && rate.remaining == Some(0) {
+        return Some(RetryKind::PrimaryLimit);
+    }
+    let lower = message.to_ascii_lowercase();
+    if code == 429
+        || (code == 403 && (lower.contains("secondary rate limit") || lower.contains("abuse")))
+    {
+        return Some(RetryKind::SecondaryLimit);
+    }
+    if status.is_server_error() {
+        return Some(RetryKind::Server);
+    }
+    None
+}
+
+impl RetryPolicy {
+    /// The backoff before retry number `retry` (0 for the first retry), with jitter: a random
+    /// point in the upper half of the exponential step, so clients that failed together do not
+    /// come back together.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let step = self
+            .base_delay
+            .saturating_mul(1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX))
+            .min(self.max_delay);
+        step.mul_f64(0.5 + fastrand::f64() / 2.0)
+    }
+
+    /// How long to wait before retry number `retry`, given what the answer asked for. `now` is
+    /// epoch seconds (for `x-ratelimit-reset`).
+    pub fn delay(&self, kind: RetryKind, rate: &RateHeaders, retry: u32, now: u64) -> Duration {
+        if let Some(after) = rate.retry_after {
+            return after;
+        }
+        match kind {
+            RetryKind::PrimaryLimit => match rate.reset {
+                // One second more: the reset time is rounded down to the second.
+                Some(reset) => Duration::from_secs(reset.saturating_sub(now) + 1),
+                None => self.backoff(retry).max(self.secondary_min_wait),
+            },
+            RetryKind::SecondaryLimit => self.backoff(retry).max(self.secondary_min_wait),
+            RetryKind::Server | RetryKind::Transport => self.backoff(retry),
+        }
+    }
+}
+
+/// One request as the retry loop sends it. Built afresh for every attempt.
+pub struct ApiRequest {
+    pub method: Method,
+    /// Path below the API root, percent-encoded, starting with `/`; may carry a query.
+    pub path: String,
+    /// `Accept` media type.
+    pub accept: &'static str,
+    pub body: Option<Body>,
+    /// Overrides the client's default timeout (uploads scale it with their size).
+    pub timeout: Option<Duration>,
+    /// Byte counts read from the body, for a progress bar labelled `.0` of `.1` bytes.
+    pub progress: Option<(String, u64, Receiver<u64>)>,
+}
+
+impl ApiRequest {
+    pub fn new(method: Method, path: String, accept: &'static str) -> Self {
+        Self {
+            method,
+            path,
+            accept,
+            body: None,
+            timeout: None,
+            progress: None,
+        }
+    }
+}
+
+/// What a write looks like on GitHub after its answer was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCheck {
+    /// The write took effect; do not send it again.
+    Applied,
+    /// Still in the state the write expects; send it again.
+    NotApplied,
+}
+
+/// The outcome of [`ApiClient::execute`].
+#[derive(Debug)]
+pub enum Sent<T> {
+    /// GitHub answered with success; `T` is what the `read` closure made of the answer.
+    Done(T),
+    /// An earlier attempt's answer was lost, but the write is visible on GitHub.
+    AlreadyApplied,
+}
+
+/// How a failed attempt ended.
+enum Failure {
+    /// GitHub answered with an error status.
+    Status {
+        error: Box<GitHubError>,
+        retry: Option<RetryKind>,
+        rate: RateHeaders,
+    },
+    /// No (complete) answer. `sent` is false when the connection was never made, so the
+    /// request cannot have been applied.
+    Transport { error: Box<GitHubError>, sent: bool },
+}
+
+/// The HTTP client of one repository.
+pub struct ApiClient<'r> {
+    http: Client,
+    api_url: String,
+    repo: String,
+    has_token: bool,
+    policy: RetryPolicy,
+    reporter: &'r dyn Reporter,
+}
+
+impl<'r> ApiClient<'r> {
+    /// A client for `api_url` (`https://api.github.com`, `https://HOST/api/v3`) acting on
+    /// `repo` (`OWNER/NAME`, used in messages).
+    pub fn new(
+        api_url: &str,
+        repo: &str,
+        token: Option<&Secret>,
+        reporter: &'r dyn Reporter,
+    ) -> Result<Self, GitHubError> {
+        // reqwest is built without a bundled crypto provider; installing one twice is harmless
+        // (the error only says another one is already in place).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-github-api-version",
+            HeaderValue::from_static(API_VERSION),
+        );
+        if let Some(token) = token {
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                    // The value is not quoted: it is the secret.
+                    GitHubError::InvalidConfig(format!(
+                        "the token from {} contains characters that cannot be sent in an HTTP \
+                         header",
+                        token.source()
+                    ))
+                })?;
+            // Keeps it out of reqwest's Debug output and off cross-host redirects.
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        let http = Client::builder()
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(GitHubError::Client)?;
+        Ok(Self {
+            http,
+            api_url: api_url.trim_end_matches('/').to_string(),
+            repo: repo.to_string(),
+            has_token: token.is_some(),
+            policy: RetryPolicy::default(),
+            reporter,
+        })
+    }
+
+    pub fn set_retry_policy(&mut self, policy: RetryPolicy) {
+        self.policy = policy;
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.has_token
+    }
+
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    pub fn reporter(&self) -> &'r dyn Reporter {
+        self.reporter
+    }
+
+    /// GETs `path` and parses the JSON answer.
+    pub fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        accept: &'static str,
+    ) -> Result<T, GitHubError> {
+        let bytes = self.get_bytes(path, accept)?;
+        serde_json::from_slice(&bytes).map_err(|e| GitHubError::InvalidResponse {
+            method: "GET".into(),
+            path: path.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// GETs `path` and returns the whole body.
+    pub fn get_bytes(&self, path: &str, accept: &'static str) -> Result<Vec<u8>, GitHubError> {
+        let sent = self.execute(
+            &mut || Ok(ApiRequest::new(Method::GET, path.to_string(), accept)),
+            &mut |mut response| {
+                let mut bytes = Vec::new();
+                response.read_to_end(&mut bytes).map(|_| bytes)
+            },
+            None,
+        )?;
+        match sent {
+            Sent::Done(bytes) => Ok(bytes),
+            Sent::AlreadyApplied => Err(self.unexpected("GET", path)),
+        }
+    }
+
+    /// GETs `path` and hands back the answer unread, for streaming. Failures while reading the
+    /// body later are not retried.
+    pub fn get_stream(&self, path: &str, accept: &'static str) -> Result<Response, GitHubError> {
+        let sent = self.execute(
+            &mut || Ok(ApiRequest::new(Method::GET, path.to_string(), accept)),
+            &mut |response| Ok(response),
+            None,
+        )?;
+        match sent {
+            Sent::Done(response) => Ok(response),
+            Sent::AlreadyApplied => Err(self.unexpected("GET", path)),
+        }
+    }
+
+    fn unexpected(&self, method: &str, path: &str) -> GitHubError {
+        GitHubError::InvalidResponse {
+            method: method.to_string(),
+            path: path.to_string(),
+            detail: "a read was treated as a write".into(),
+        }
+    }
+
+    /// Sends a request until it succeeds, fails for good, or the retry budget is spent.
+    ///
+    /// `build` makes the request for each attempt. `read` turns a success answer into `T`; its
+    /// I/O errors count as a lost answer. `check_write` is given for writes: it is asked before
+    /// a write whose answer was lost is sent again.
+    pub fn execute<T>(
+        &self,
+        build: &mut dyn FnMut() -> Result<ApiRequest, GitHubError>,
+        read: &mut dyn FnMut(Response) -> Result<T, std::io::Error>,
+        mut check_write: Option<&mut dyn FnMut() -> Result<WriteCheck, GitHubError>>,
+    ) -> Result<Sent<T>, GitHubError> {
+        let mut waited = Duration::ZERO;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let request = build()?;
+            let method = request.method.to_string();
+            let path = request.path.clone();
+            let failure = match self.attempt(request, read) {
+                Ok(value) => return Ok(Sent::Done(value)),
+                Err(failure) => failure,
+            };
+            let (error, kind, rate, maybe_applied) = match failure {
+                Failure::Status {
+                    error, retry: None, ..
+                } => return Err(*error),
+                Failure::Status {
+                    error,
+                    retry: Some(kind),
+                    rate,
+                } => {
+                    // A 5xx on a write may come after the write was applied.
+                    let maybe_applied = kind == RetryKind::Server;
+                    (error, kind, rate, maybe_applied)
+                }
+                Failure::Transport { error, sent } => {
+                    (error, RetryKind::Transport, RateHeaders::default(), sent)
+                }
+            };
+            if attempt >= self.policy.max_attempts {
+                return Err(*error);
+            }
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let delay = self.policy.delay(kind, &rate, attempt - 1, now);
+            if waited + delay > self.policy.max_total_wait {
+                return Err(match kind {
+                    RetryKind::PrimaryLimit => GitHubError::RateLimited {
+                        resets: rate
+                            .reset
+                            .map(|r| format!("epoch second {r}"))
+                            .unwrap_or_else(|| "an unknown time".into()),
+                        wait_secs: delay.as_secs(),
+                    },
+                    _ => *error,
+                });
+            }
+            let reason = match kind {
+                RetryKind::PrimaryLimit => format!(
+                    "GitHub's API rate limit for this token is used up; waiting for it to \
+                     reset before retrying {method} {path}"
+                ),
+                RetryKind::SecondaryLimit => format!(
+                    "GitHub's secondary rate limit was hit; retrying {method} {path} \
+                     (attempt {} of {})",
+                    attempt + 1,
+                    self.policy.max_attempts
+                ),
+                RetryKind::Server | RetryKind::Transport => format!(
+                    "{error}; retrying (attempt {} of {})",
+                    attempt + 1,
+                    self.policy.max_attempts
+                ),
+            };
+            self.reporter.event(Event::Waiting {
+                reason: &reason,
+                delay: Some(delay),
+            });
+            std::thread::sleep(delay);
+            waited += delay;
+            if maybe_applied && let Some(check) = check_write.as_mut() {
+                match check()? {
+                    WriteCheck::Applied => {
+                        self.reporter.event(Event::Detail(&format!(
+                            "{method} {path}: the answer was lost, but the write is on GitHub"
+                        )));
+                        return Ok(Sent::AlreadyApplied);
+                    }
+                    WriteCheck::NotApplied => {}
+                }
+            }
+        }
+    }
+
+    /// One attempt: send, log, and classify the answer.
+    fn attempt<T>(
+        &self,
+        request: ApiRequest,
+        read: &mut dyn FnMut(Response) -> Result<T, std::io::Error>,
+    ) -> Result<T, Failure> {
+        let ApiRequest {
+            method,
+            path,
+            accept,
+            body,
+            timeout,
+            progress,
+        } = request;
+        let method_name = method.to_string();
+        let url = format!("{}{}", self.api_url, path);
+        let mut builder = self
+            .http
+            .request(method, &url)
+            .header(header::ACCEPT, accept);
+        if let Some(body) = body {
+            builder = builder.body(body);
+        }
+        if let Some(timeout) = timeout {
+            builder = builder.timeout(timeout);
+        }
+        let started = Instant::now();
+        let result = match progress {
+            None => builder.send(),
+            Some((label, total, counts)) => {
+                let transfer = self.reporter.transfer(&label, total);
+                // The blocking client reads the body on the calling thread, but wants a
+                // `'static` reader, so the progress bar (which borrows the reporter) cannot live
+                // inside it: the send runs on a scoped thread and the body reports byte counts
+                // over a channel, which closes when reqwest drops the body.
+                std::thread::scope(|scope| {
+                    let sending = scope.spawn(move || builder.send());
+                    for n in counts {
+                        transfer.advance(n);
+                    }
+                    sending
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+            }
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        let transport =
+            |source: Box<dyn std::error::Error + Send + Sync>, sent: bool| Failure::Transport {
+                error: Box::new(GitHubError::Transport {
+                    method: method_name.clone(),
+                    path: path.clone(),
+                    api_url: self.api_url.clone(),
+                    source,
+                }),
+                sent,
+            };
+        let response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                // The URL holds no secret, but the message names the request already.
+                let e = e.without_url();
+                self.reporter.event(Event::Detail(&format!(
+                    "{method_name} {path} -> failed: {} ({elapsed:.1}s)",
+                    chain(&e)
+                )));
+                // A connect error means nothing reached GitHub; anything later is ambiguous.
+                let sent = !e.is_connect();
+                return Err(transport(Box::new(e), sent));
+            }
+        };
+        let status = response.status();
+        self.reporter.event(Event::Detail(&format!(
+            "{method_name} {path} -> {} ({elapsed:.1}s)",
+            status.as_u16()
+        )));
+        if status.is_success() {
+            return read(response).map_err(|e| {
+                self.reporter.event(Event::Detail(&format!(
+                    "{method_name} {path}: reading the answer failed: {}",
+                    chain(&e)
+                )));
+                transport(Box::new(e), true)
+            });
+        }
+        let rate = RateHeaders::from_headers(response.headers());
+        let request_id = RequestId(
+            response
+                .headers()
+                .get("x-github-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        );
+        let mut text = Vec::new();
+        // A body cut short still says what it can; the status alone decides what happens next.
+        let _ = response.take(MAX_ERROR_BODY).read_to_end(&mut text);
+        let message = error_message(&text, status);
+        let retry = classify(status, &rate, &message);
+        let error = Box::new(self.status_error(status, method_name, path, message, request_id));
+        Err(Failure::Status { error, retry, rate })
+    }
+
+    /// The error for a final error answer, specific where the user can act on it.
+    fn status_error(
+        &self,
+        status: StatusCode,
+        method: String,
+        path: String,
+        message: String,
+        request_id: RequestId,
+    ) -> GitHubError {
+        match status.as_u16() {
+            401 => GitHubError::BadCredentials { request_id },
+            403 if message.contains("Resource not accessible") => GitHubError::NoWritePermission {
+                repo: self.repo.clone(),
+                method,
+                path,
+                message,
+                request_id,
+            },
+            404 => GitHubError::NotFound {
+                method,
+                path,
+                message,
+                request_id,
+            },
+            _ => GitHubError::Api {
+                method,
+                path,
+                status,
+                message,
+                request_id,
+            },
+        }
+    }
+}
+
+/// An error and its causes on one line, for log lines (`error sending request: connection
+/// closed before message completed`).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // hyper and reqwest repeat their cause's text in their own sometimes.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// GitHub's own `message` from an error body, on one line; the status text when there is none.
+pub fn error_message(body: &[u8], status: StatusCode) -> String {
+    let from_json = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        });
+    let text = match from_json {
+        Some(message) => message,
+        None => String::from_utf8_lossy(body).chars().take(300).collect(),
+    };
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("no message")
+            .to_string()
+    } else {
+        one_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate(retry_after: Option<u64>, remaining: Option<u64>, reset: Option<u64>) -> RateHeaders {
+        RateHeaders {
+            retry_after: retry_after.map(Duration::from_secs),
+            remaining,
+            reset,
+        }
+    }
+
+    #[test]
+    fn retry_after_is_parsed_as_seconds() {
+        let value = HeaderValue::from_static(" 7 ");
+        assert_eq!(
+            parse_retry_after(Some(&value)),
+            Some(Duration::from_secs(7))
+        );
+        let date = HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(parse_retry_after(Some(&date)), None);
+        assert_eq!(parse_retry_after(None), None);
+    }
+
+    #[test]
+    fn rate_headers_are_read() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("30"));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("1700000000"));
+        assert_eq!(
+            RateHeaders::from_headers(&headers),
+            rate(Some(30), Some(0), Some(1_700_000_000))
+        );
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let none = RateHeaders::default();
+        let s = |c| StatusCode::from_u16(c).unwrap();
+        for code in [500, 502, 503, 504] {
+            assert_eq!(classify(s(code), &none, ""), Some(RetryKind::Server));
+        }
+        assert_eq!(classify(s(429), &none, ""), Some(RetryKind::SecondaryLimit));
+        assert_eq!(
+            classify(
+                s(403),
+                &none,
+                "You have exceeded a secondary rate limit. Please wait a few minutes"
+            ),
+            Some(RetryKind::SecondaryLimit)
+        );
+        assert_eq!(
+            classify(
+                s(403),
+                &rate(None, Some(0), Some(5)),
+                "API rate limit exceeded"
+            ),
+            Some(RetryKind::PrimaryLimit)
+        );
+        for (code, message) in [
+            (401, "Bad credentials"),
+            (403, "Resource not accessible by integration"),
+            (404, "Not Found"),
+            (409, "x does not match y"),
+            (422, "Invalid request. \"sha\" wasn't supplied."),
+        ] {
+            assert_eq!(classify(s(code), &none, message), None, "{code}");
+        }
+        // A 403 with budget left is a permission problem, not a limit.
+        assert_eq!(
+            classify(s(403), &rate(None, Some(10), Some(5)), "Forbidden"),
+            None
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+            ..RetryPolicy::default()
+        };
+        for _ in 0..50 {
+            let first = policy.backoff(0);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let third = policy.backoff(2);
+            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
+            let late = policy.backoff(40);
+            assert!(late >= Duration::from_millis(500) && late <= Duration::from_millis(1000));
+        }
+    }
+
+    #[test]
+    fn server_requested_waits_win() {
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(1),
+            secondary_min_wait: Duration::from_secs(60),
+            ..RetryPolicy::default()
+        };
+        // retry-after is honoured for every kind.
+        for kind in [
+            RetryKind::Server,
+            RetryKind::SecondaryLimit,
+            RetryKind::PrimaryLimit,
+        ] {
+            assert_eq!(
+                policy.delay(kind, &rate(Some(3), None, None), 0, 0),
+                Duration::from_secs(3)
+            );
+        }
+        // Primary limit: until the reset, plus a second.
+        assert_eq!(
+            policy.delay(
+                RetryKind::PrimaryLimit,
+                &rate(None, Some(0), Some(1_000)),
+                0,
+                990
+            ),
+            Duration::from_secs(11)
+        );
+        // A reset in the past waits only the extra second.
+        assert_eq!(
+            policy.delay(
+                RetryKind::PrimaryLimit,
+                &rate(None, Some(0), Some(900)),
+                0,
+                990
+            ),
+            Duration::from_secs(1)
+        );
+        // Secondary limit without retry-after: at least the minimum GitHub asks for.
+        assert_eq!(
+            policy.delay(RetryKind::SecondaryLimit, &RateHeaders::default(), 0, 0),
+            Duration::from_secs(60)
+        );
+        assert!(
+            policy.delay(RetryKind::Server, &RateHeaders::default(), 0, 0)
+                <= Duration::from_millis(1)
+        );
+    }
+
+    #[test]
+    fn error_messages_come_from_the_json_body_on_one_line() {
+        let body = br#"{"message":"Invalid request.\n\n\"sha\" wasn't supplied.","documentation_url":"x"}"#;
+        assert_eq!(
+            error_message(body, StatusCode::UNPROCESSABLE_ENTITY),
+            "Invalid request. \"sha\" wasn't supplied."
+        );
+        assert_eq!(error_message(b"", StatusCode::BAD_GATEWAY), "Bad Gateway");
+        assert_eq!(
+            error_message(b"<html>\n oops </html>", StatusCode::BAD_GATEWAY),
+            "<html> oops </html>"
+        );
+    }
+}

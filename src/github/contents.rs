@@ -1,0 +1,686 @@
+//! The index in a GitHub branch, through the Contents API (files) and the Git Trees API
+//! (folder listings, complete beyond the Contents API's 1,000 entries, with blob shas).
+//!
+//! Writes are compare-and-swap on the file's blob sha: GitHub refuses a write whose `sha` is not
+//! the file's current one (409), or that creates a file that already exists (422), and both
+//! come back as `TargetError::Conflict`, which the publish loop answers by re-reading and
+//! re-planning. So there is no lock: concurrent runs stay correct, the slower one re-plans.
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::Method;
+use reqwest::blocking::Body;
+use serde::Deserialize;
+
+use super::client::{ApiClient, ApiRequest, JSON, OBJECT, RAW, RetryPolicy, Sent, WriteCheck};
+use super::error::GitHubError;
+use super::token::Secret;
+use super::upload::{PutBody, PutFields};
+use crate::hashing::git_blob_sha;
+use crate::report::Reporter;
+use crate::target::{
+    BlobSha, DirEntry, Expected, RunLock, SizeLimits, StoredFile, Target, TargetError, Upload,
+    check_path,
+};
+
+/// The public GitHub API.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// GitHub blocks files over 100 MiB.
+pub const MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
+/// Reports put the practical ceiling of one Contents API PUT near 35–40 MB (the body is 4/3 of
+/// the file); larger files get a warning before anything is written.
+pub const WARN_FILE_SIZE: u64 = 35 * 1024 * 1024;
+
+/// Everything but RFC 3986's unreserved characters is encoded: filenames carry `!` (epochs) and
+/// `+` (local versions), which must reach GitHub as themselves, not as URL syntax.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Where the index lives on GitHub.
+#[derive(Debug, Clone)]
+pub struct GitHubConfig {
+    /// `https://api.github.com`, or `https://HOST/api/v3` for GitHub Enterprise Server.
+    pub api_url: String,
+    /// `OWNER/NAME`.
+    pub repo: String,
+    pub branch: String,
+    /// Needed for writes, and for reads of a private repository.
+    pub token: Option<Secret>,
+}
+
+/// A GitHub branch as an index target.
+pub struct GitHubTarget<'r> {
+    client: ApiClient<'r>,
+    repo: String,
+    branch: String,
+    /// `/repos/OWNER/NAME`, encoded.
+    base: String,
+    /// Host shown in `location()` when it is not github.com.
+    host: Option<String>,
+    /// Set once the branch has been seen, so a 404 afterwards means "no such file".
+    branch_seen: OnceLock<()>,
+}
+
+#[derive(Deserialize)]
+struct Tree {
+    tree: Vec<TreeEntry>,
+    #[serde(default)]
+    truncated: bool,
+}
+
+#[derive(Deserialize)]
+struct TreeEntry {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+    sha: String,
+    #[serde(default)]
+    size: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ContentObject {
+    #[serde(rename = "type")]
+    kind: String,
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct WriteAnswer {
+    content: WrittenContent,
+}
+
+#[derive(Deserialize)]
+struct WrittenContent {
+    sha: String,
+}
+
+struct NoLock;
+
+impl RunLock for NoLock {}
+
+impl<'r> GitHubTarget<'r> {
+    /// Checks the configuration (no request is made yet) and sets up the client.
+    pub fn new(config: GitHubConfig, reporter: &'r dyn Reporter) -> Result<Self, GitHubError> {
+        let (owner, name) = parse_repo(&config.repo)?;
+        check_branch(&config.branch)?;
+        let api_url = config.api_url.trim_end_matches('/');
+        let url = reqwest::Url::parse(api_url).map_err(|e| {
+            GitHubError::InvalidConfig(format!("`{api_url}` is not a valid API URL: {e}"))
+        })?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(GitHubError::InvalidConfig(format!(
+                "`{api_url}` is not an http(s) API URL"
+            )));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            // Credentials in a URL end up in logs and error messages: the token goes in the
+            // Authorization header only.
+            return Err(GitHubError::InvalidConfig(
+                "the API URL must not contain credentials; pass the token with \
+                 GT4PY_PUBLISH_TOKEN / GH_TOKEN / GITHUB_TOKEN or --token-file"
+                    .into(),
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(GitHubError::InvalidConfig(format!(
+                "the API URL `{api_url}` must not have a query or fragment"
+            )));
+        }
+        let host = match url.host_str() {
+            Some("api.github.com") | None => None,
+            Some(host) => Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_string(),
+            }),
+        };
+        let repo = format!("{owner}/{name}");
+        let client = ApiClient::new(api_url, &repo, config.token.as_ref(), reporter)?;
+        if let Some(token) = &config.token {
+            reporter.event(crate::report::Event::Detail(&format!(
+                "using the GitHub token from {}",
+                token.source()
+            )));
+        }
+        Ok(Self {
+            client,
+            base: format!("/repos/{}/{}", encode(owner), encode(name)),
+            repo,
+            branch: config.branch,
+            host,
+            branch_seen: OnceLock::new(),
+        })
+    }
+
+    /// Replaces the retry policy (tests use short waits).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.client.set_retry_policy(policy);
+        self
+    }
+
+    pub fn repo(&self) -> &str {
+        &self.repo
+    }
+
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    fn contents_path(&self, path: &str) -> String {
+        format!("{}/contents/{}", self.base, encode_path(path))
+    }
+
+    fn contents_ref(&self, path: &str) -> String {
+        format!("{}?ref={}", self.contents_path(path), encode(&self.branch))
+    }
+
+    fn tree_path(&self, dir: &str) -> String {
+        let reference = if dir.is_empty() {
+            self.branch.clone()
+        } else {
+            format!("{}:{}", self.branch, dir)
+        };
+        // One segment, `/` and `:` encoded too, as octokit sends it.
+        format!("{}/git/trees/{}", self.base, encode(&reference))
+    }
+
+    /// Makes sure the repository and branch exist and are visible, once per run, so a 404 on a
+    /// file can be told apart from a wrong `--repo`.
+    fn ensure_branch(&self) -> Result<(), GitHubError> {
+        if self.branch_seen.get().is_some() {
+            return Ok(());
+        }
+        match self.client.get_bytes(&self.tree_path(""), JSON) {
+            Ok(_) => {
+                let _ = self.branch_seen.set(());
+                Ok(())
+            }
+            Err(e) => Err(self.repo_error(e)),
+        }
+    }
+
+    /// Turns "the branch itself is not there" answers into errors that say so.
+    fn repo_error(&self, error: GitHubError) -> GitHubError {
+        match error.status() {
+            Some(404) => GitHubError::RepoNotFound {
+                repo: self.repo.clone(),
+                branch: self.branch.clone(),
+                has_token: self.client.has_token(),
+            },
+            // "Git Repository is empty."
+            Some(409) => GitHubError::RepoEmpty {
+                repo: self.repo.clone(),
+                branch: self.branch.clone(),
+            },
+            _ => error,
+        }
+    }
+
+    /// A 404 on a path: `None` when the branch is there, otherwise the branch's error.
+    fn missing<T>(&self, error: GitHubError) -> Result<Option<T>, GitHubError> {
+        if error.status() == Some(404) {
+            self.ensure_branch()?;
+            Ok(None)
+        } else {
+            Err(error)
+        }
+    }
+
+    fn require_token(&self) -> Result<(), GitHubError> {
+        if self.client.has_token() {
+            Ok(())
+        } else {
+            Err(GitHubError::NoToken {
+                repo: self.repo.clone(),
+            })
+        }
+    }
+
+    fn list(&self, dir: &str) -> Result<Option<Vec<DirEntry>>, GitHubError> {
+        let path = self.tree_path(dir);
+        let tree: Tree = match self.client.get_json(&path, JSON) {
+            Ok(tree) => tree,
+            Err(e) if dir.is_empty() => return Err(self.repo_error(e)),
+            Err(e) => return self.missing(e),
+        };
+        let _ = self.branch_seen.set(());
+        if tree.truncated {
+            // Only past 100,000 entries or 7 MB of listing; an index folder never gets there.
+            return Err(GitHubError::InvalidResponse {
+                method: "GET".into(),
+                path,
+                detail: "GitHub truncated the folder listing".into(),
+            });
+        }
+        let mut entries: Vec<DirEntry> = tree
+            .tree
+            .into_iter()
+            .filter_map(|entry| match entry.kind.as_str() {
+                "blob" => Some(DirEntry {
+                    name: entry.path,
+                    is_dir: false,
+                    size: entry.size.unwrap_or(0),
+                    sha: Some(entry.sha),
+                }),
+                "tree" => Some(DirEntry {
+                    name: entry.path,
+                    is_dir: true,
+                    size: 0,
+                    sha: None,
+                }),
+                // Submodules ("commit") are neither pages nor distributions.
+                _ => None,
+            })
+            .collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Some(entries))
+    }
+
+    fn read(&self, path: &str) -> Result<Option<StoredFile>, GitHubError> {
+        // The raw media type works up to 100 MB in one request; the default one stops at 1 MB.
+        match self.client.get_bytes(&self.contents_ref(path), RAW) {
+            Ok(bytes) => {
+                let _ = self.branch_seen.set(());
+                let sha = git_blob_sha(&bytes);
+                Ok(Some(StoredFile { bytes, sha }))
+            }
+            Err(e) => self.missing(e),
+        }
+    }
+
+    /// The current blob sha, from the object media type: metadata without the content.
+    fn current_sha(&self, path: &str) -> Result<Option<BlobSha>, GitHubError> {
+        let api_path = self.contents_ref(path);
+        match self.client.get_json::<ContentObject>(&api_path, OBJECT) {
+            Ok(object) if object.kind == "dir" => Err(GitHubError::InvalidResponse {
+                method: "GET".into(),
+                path: api_path,
+                detail: format!("`{path}` is a folder, not a file"),
+            }),
+            Ok(object) => {
+                let _ = self.branch_seen.set(());
+                Ok(Some(object.sha))
+            }
+            Err(e) => self.missing(e),
+        }
+    }
+
+    fn put(
+        &self,
+        path: &str,
+        content: Upload<'_>,
+        expected: &Expected,
+        message: &str,
+    ) -> Result<BlobSha, GitHubError> {
+        self.require_token()?;
+        let len = content.len();
+        if len > MAX_FILE_SIZE {
+            return Err(GitHubError::TooLarge {
+                path: path.to_string(),
+                size: len,
+                max: MAX_FILE_SIZE,
+            });
+        }
+        let ours: BlobSha = match content {
+            Upload::Bytes(bytes) => git_blob_sha(bytes),
+            Upload::File { sha, .. } => {
+                let sha: &str = sha;
+                sha.to_string()
+            }
+        };
+        let old = match expected {
+            Expected::Absent => None,
+            Expected::Sha(sha) => Some(sha.as_str()),
+        };
+        let fields = PutFields {
+            message,
+            branch: &self.branch,
+            sha: old,
+        };
+        let api_path = self.contents_path(path);
+        let mut build = || -> Result<ApiRequest, GitHubError> {
+            // Reopened on every attempt: a streamed body cannot be replayed.
+            let source: Box<dyn Read + Send> = match content {
+                Upload::Bytes(bytes) => Box::new(Cursor::new(bytes.to_vec())),
+                Upload::File { path: file, .. } => {
+                    let source = |source| GitHubError::Source {
+                        path: file.to_path_buf(),
+                        source,
+                    };
+                    let handle = File::open(file).map_err(source)?;
+                    let size = handle.metadata().map_err(source)?.len();
+                    if size != len {
+                        return Err(source(std::io::Error::other(format!(
+                            "the file changed after it was validated ({len} bytes expected, \
+                             {size} found)"
+                        ))));
+                    }
+                    Box::new(handle)
+                }
+            };
+            let (counts, progress) = mpsc::channel();
+            let body = PutBody::new(&fields, source, len).with_progress(counts);
+            let body_len = body.len();
+            let mut request = ApiRequest::new(Method::PUT, api_path.clone(), JSON);
+            request.body = Some(Body::sized(body, body_len));
+            request.timeout = Some(upload_timeout(body_len));
+            request.progress = Some((format!("uploading {path}"), body_len, progress));
+            Ok(request)
+        };
+        let mut check = || self.check_put(path, &ours, old);
+        let sent = self.client.execute(
+            &mut build,
+            &mut |mut response| {
+                let mut bytes = Vec::new();
+                response.read_to_end(&mut bytes).map(|_| bytes)
+            },
+            Some(&mut check),
+        );
+        let answer = match sent {
+            Ok(Sent::Done(answer)) => answer,
+            Ok(Sent::AlreadyApplied) => return Ok(ours),
+            Err(e) => return Err(self.write_error(path, e)),
+        };
+        let stored = serde_json::from_slice::<WriteAnswer>(&answer)
+            .map_err(|e| GitHubError::InvalidResponse {
+                method: "PUT".into(),
+                path: api_path,
+                detail: e.to_string(),
+            })?
+            .content
+            .sha;
+        if stored != ours {
+            return Err(GitHubError::ShaMismatch {
+                path: path.to_string(),
+                expected: ours,
+                stored,
+            });
+        }
+        Ok(stored)
+    }
+
+    /// After a lost answer to a PUT: is our content there, is the old state still there, or
+    /// did someone else write?
+    fn check_put(
+        &self,
+        path: &str,
+        ours: &str,
+        old: Option<&str>,
+    ) -> Result<WriteCheck, GitHubError> {
+        let current = self.current_sha(path)?;
+        if current.as_deref() == Some(ours) {
+            Ok(WriteCheck::Applied)
+        } else if current.as_deref() == old {
+            Ok(WriteCheck::NotApplied)
+        } else {
+            Err(conflict(path, old, current.as_deref()))
+        }
+    }
+
+    fn delete(&self, path: &str, expected: &str, message: &str) -> Result<(), GitHubError> {
+        self.require_token()?;
+        let body = serde_json::json!({
+            "message": message,
+            "sha": expected,
+            "branch": self.branch,
+        })
+        .to_string()
+        .into_bytes();
+        let api_path = self.contents_path(path);
+        let mut build = || {
+            let mut request = ApiRequest::new(Method::DELETE, api_path.clone(), JSON);
+            request.body = Some(Body::from(body.clone()));
+            Ok(request)
+        };
+        let mut check = || match self.current_sha(path)? {
+            None => Ok(WriteCheck::Applied),
+            Some(current) if current == expected => Ok(WriteCheck::NotApplied),
+            Some(current) => Err(conflict(path, Some(expected), Some(&current))),
+        };
+        let sent = self.client.execute(
+            &mut build,
+            &mut |mut response| {
+                // Drain the answer so the connection can be reused; its content is not needed.
+                std::io::copy(&mut response, &mut std::io::sink()).map(|_| ())
+            },
+            Some(&mut check),
+        );
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(404) => {
+                self.ensure_branch()?;
+                Err(conflict(path, Some(expected), None))
+            }
+            Err(e) => Err(self.write_error(path, e)),
+        }
+    }
+
+    /// GitHub's compare-and-swap refusals become conflicts; a 404 is checked against the branch.
+    fn write_error(&self, path: &str, error: GitHubError) -> GitHubError {
+        let message = match &error {
+            GitHubError::Api { message, .. } => message.clone(),
+            _ => String::new(),
+        };
+        match error.status() {
+            // "<path> does not match <sha>", or "refs/heads/main expected to be at …" when
+            // another write to the branch landed in between.
+            Some(409) => GitHubError::Conflict {
+                path: path.to_string(),
+                detail: message,
+            },
+            // `"sha" wasn't supplied` (the file appeared) or a sha that is no longer valid.
+            Some(422) if message.contains("sha") => GitHubError::Conflict {
+                path: path.to_string(),
+                detail: message,
+            },
+            Some(404) => match self.ensure_branch() {
+                Ok(()) => error,
+                Err(branch_error) => branch_error,
+            },
+            _ => error,
+        }
+    }
+}
+
+impl Target for GitHubTarget<'_> {
+    fn location(&self) -> String {
+        match &self.host {
+            Some(host) => format!("{host}/{}@{}", self.repo, self.branch),
+            None => format!("{}@{}", self.repo, self.branch),
+        }
+    }
+
+    fn size_limits(&self) -> Option<SizeLimits> {
+        Some(SizeLimits {
+            max: MAX_FILE_SIZE,
+            warn: WARN_FILE_SIZE,
+        })
+    }
+
+    fn lock(&self) -> Result<Box<dyn RunLock>, TargetError> {
+        // Nothing to take: compare-and-swap writes plus re-planning keep concurrent runs safe.
+        Ok(Box::new(NoLock))
+    }
+
+    fn list_dir(&self, dir: &str) -> Result<Option<Vec<DirEntry>>, TargetError> {
+        if !dir.is_empty() {
+            check_path(dir)?;
+        }
+        Ok(self.list(dir)?)
+    }
+
+    fn read_file(&self, path: &str) -> Result<Option<StoredFile>, TargetError> {
+        check_path(path)?;
+        Ok(self.read(path)?)
+    }
+
+    fn file_sha(&self, path: &str) -> Result<Option<BlobSha>, TargetError> {
+        check_path(path)?;
+        Ok(self.current_sha(path)?)
+    }
+
+    fn open_file(&self, path: &str) -> Result<Option<Box<dyn Read + '_>>, TargetError> {
+        check_path(path)?;
+        match self.client.get_stream(&self.contents_ref(path), RAW) {
+            Ok(response) => Ok(Some(Box::new(response))),
+            Err(e) => Ok(self.missing(e)?),
+        }
+    }
+
+    fn put_file(
+        &self,
+        path: &str,
+        content: Upload<'_>,
+        expected: &Expected,
+        message: &str,
+    ) -> Result<BlobSha, TargetError> {
+        check_path(path)?;
+        Ok(self.put(path, content, expected, message)?)
+    }
+
+    fn delete_file(
+        &self,
+        path: &str,
+        expected: &BlobSha,
+        message: &str,
+    ) -> Result<(), TargetError> {
+        check_path(path)?;
+        Ok(self.delete(path, expected, message)?)
+    }
+}
+
+fn conflict(path: &str, expected: Option<&str>, found: Option<&str>) -> GitHubError {
+    GitHubError::Conflict {
+        path: path.to_string(),
+        detail: format!(
+            "expected {}, found {}",
+            expected.unwrap_or("no file"),
+            found.unwrap_or("no file")
+        ),
+    }
+}
+
+/// Enough time for the body at a slow 128 KiB/s, plus a minute for GitHub to commit: the
+/// client's default timeout would cut a large upload short.
+fn upload_timeout(body_len: u64) -> Duration {
+    Duration::from_secs(60 + body_len / (128 * 1024))
+}
+
+fn encode(segment: &str) -> String {
+    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+fn encode_path(path: &str) -> String {
+    path.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
+/// `OWNER/NAME` with GitHub's characters for both parts.
+fn parse_repo(repo: &str) -> Result<(&str, &str), GitHubError> {
+    let valid = |part: &str| {
+        !part.is_empty()
+            && part != "."
+            && part != ".."
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match repo.split_once('/') {
+        Some((owner, name)) if valid(owner) && valid(name) => Ok((owner, name)),
+        _ => Err(GitHubError::InvalidConfig(format!(
+            "`{repo}` is not a GitHub repository: expected OWNER/NAME, e.g. GridTools/pypi"
+        ))),
+    }
+}
+
+/// The parts of git's ref-name rules that matter here: nothing that could change the meaning of
+/// a URL or a tree reference.
+fn check_branch(branch: &str) -> Result<(), GitHubError> {
+    let valid = !branch.is_empty()
+        && !branch.starts_with(['/', '-'])
+        && !branch.ends_with(['/', '.'])
+        && !branch.contains("..")
+        && !branch.contains("//")
+        && !branch.contains("@{")
+        && !branch
+            .chars()
+            .any(|c| c.is_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'));
+    if valid {
+        Ok(())
+    } else {
+        Err(GitHubError::InvalidConfig(format!(
+            "`{branch}` is not a valid branch name"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_encoded_per_segment() {
+        assert_eq!(
+            encode_path("dace/dace-1!2.0+local-py3-none-any.whl"),
+            "dace/dace-1%212.0%2Blocal-py3-none-any.whl"
+        );
+        assert_eq!(encode("main:dace/x"), "main%3Adace%2Fx");
+    }
+
+    #[test]
+    fn repositories_must_be_owner_slash_name() {
+        assert_eq!(parse_repo("GridTools/pypi").unwrap(), ("GridTools", "pypi"));
+        assert!(parse_repo("a/b.c-d_e").is_ok());
+        for bad in [
+            "", "pypi", "/pypi", "a/", "a/b/c", "a b/c", "../x", "a/..", "a/b?x",
+        ] {
+            assert!(parse_repo(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn branches_are_checked() {
+        for ok in ["main", "gh-pages", "release/1.0", "v1"] {
+            assert!(check_branch(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "a b", "a..b", "/x", "x/", "a:b", "a?b", "a\nb", "x.", "-x",
+        ] {
+            assert!(check_branch(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn config_is_validated_without_requests() {
+        let reporter = crate::report::NullReporter;
+        let config = |api_url: &str, repo: &str| GitHubConfig {
+            api_url: api_url.into(),
+            repo: repo.into(),
+            branch: "main".into(),
+            token: None,
+        };
+        let target =
+            GitHubTarget::new(config(DEFAULT_API_URL, "GridTools/pypi"), &reporter).unwrap();
+        assert_eq!(target.location(), "GridTools/pypi@main");
+        let target =
+            GitHubTarget::new(config("https://ghe.example.com/api/v3/", "o/r"), &reporter).unwrap();
+        assert_eq!(target.location(), "ghe.example.com/o/r@main");
+        assert!(GitHubTarget::new(config("https://u:p@x.example/", "o/r"), &reporter).is_err());
+        assert!(GitHubTarget::new(config("ftp://x.example/", "o/r"), &reporter).is_err());
+        assert!(GitHubTarget::new(config(DEFAULT_API_URL, "nope"), &reporter).is_err());
+    }
+
+    #[test]
+    fn upload_timeouts_grow_with_size() {
+        assert_eq!(upload_timeout(0), Duration::from_secs(60));
+        assert!(upload_timeout(140 * 1024 * 1024) > Duration::from_secs(1000));
+    }
+}
