@@ -398,7 +398,7 @@ impl<'r> ApiClient<'r> {
                     RetryKind::PrimaryLimit => GitHubError::RateLimited {
                         resets: rate
                             .reset
-                            .map(|r| format!("epoch second {r}"))
+                            .map(utc_time_of_day)
                             .unwrap_or_else(|| "an unknown time".into()),
                         wait_secs: delay.as_secs(),
                     },
@@ -577,6 +577,18 @@ impl<'r> ApiClient<'r> {
             },
         }
     }
+}
+
+/// `HH:MM:SS UTC` of an epoch second: enough to tell when a rate limit resets (it is always
+/// within the hour).
+pub fn utc_time_of_day(epoch: u64) -> String {
+    let day = epoch % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        day / 3600,
+        day % 3600 / 60,
+        day % 60
+    )
 }
 
 /// An error and its causes on one line, for log lines (`error sending request: connection
@@ -760,6 +772,12 @@ mod tests {
             policy.delay(RetryKind::Server, &RateHeaders::default(), 0, 0)
                 <= Duration::from_millis(1)
         );
+    }
+
+    #[test]
+    fn reset_times_are_shown_as_utc_clock_times() {
+        assert_eq!(utc_time_of_day(1_700_000_000), "22:13:20 UTC");
+        assert_eq!(utc_time_of_day(0), "00:00:00 UTC");
     }
 
     #[test]
