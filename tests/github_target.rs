@@ -781,3 +781,68 @@ fn unsafe_paths_are_refused_before_any_request() {
     }
     assert!(emu.requests().is_empty());
 }
+
+/// Counts the bytes reported through `transfer`.
+#[derive(Default)]
+struct CountingReporter {
+    transfers: std::sync::Mutex<Vec<(String, u64)>>,
+    advanced: std::sync::atomic::AtomicU64,
+}
+
+struct Counting<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl gt4py_publish::report::Transfer for Counting<'_> {
+    fn advance(&self, bytes: u64) {
+        self.0
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl gt4py_publish::report::Reporter for CountingReporter {
+    fn event(&self, _: gt4py_publish::report::Event<'_>) {}
+
+    fn transfer(&self, label: &str, total: u64) -> Box<dyn gt4py_publish::report::Transfer + '_> {
+        self.transfers
+            .lock()
+            .unwrap()
+            .push((label.to_string(), total));
+        Box::new(Counting(&self.advanced))
+    }
+}
+
+#[test]
+fn uploads_report_their_progress() {
+    let emu = Emulator::new();
+    let reporter = CountingReporter::default();
+    let target = GitHubTarget::new(config_for(&emu, Some(&emu.token())), &reporter)
+        .unwrap()
+        .with_retry_policy(fast_policy());
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("x.whl");
+    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&source, &data).unwrap();
+    let sha = git_blob_sha(&data);
+    target
+        .put_file(
+            "a/x.whl",
+            Upload::File {
+                path: &source,
+                len: data.len() as u64,
+                sha: &sha,
+            },
+            &Expected::Absent,
+            "m",
+        )
+        .unwrap();
+    let transfers = reporter.transfers.lock().unwrap().clone();
+    assert_eq!(transfers.len(), 1);
+    let (label, total) = &transfers[0];
+    assert!(label.contains("a/x.whl"), "{label}");
+    // The whole JSON body, base64 and all, was counted.
+    assert!(*total > data.len() as u64 * 4 / 3);
+    assert_eq!(
+        reporter.advanced.load(std::sync::atomic::Ordering::Relaxed),
+        *total
+    );
+    assert_eq!(emu.requests().last().unwrap().request_bytes, *total);
+}
