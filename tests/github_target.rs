@@ -846,3 +846,35 @@ fn uploads_report_their_progress() {
     );
     assert_eq!(emu.requests().last().unwrap().request_bytes, *total);
 }
+
+#[test]
+fn a_lost_answer_on_the_last_attempt_still_finds_the_write() {
+    let emu = Emulator::new();
+    let reporter = RecordingReporter::default();
+    let target = GitHubTarget::new(config_for(&emu, Some(&emu.token())), &reporter)
+        .unwrap()
+        .with_retry_policy(RetryPolicy {
+            max_attempts: 1,
+            ..fast_policy()
+        });
+    let path = emu.contents_path("a/index.html");
+    emu.set_faults(FaultPlan::next("PUT", &path, 1, Fault::DropAfterApply));
+    target
+        .put_file("a/index.html", Upload::Bytes(b"x"), &Expected::Absent, "m")
+        .unwrap();
+    // Not applied and no attempts left: the error is the lost connection.
+    emu.set_faults(FaultPlan::next("PUT", &path, 1, Fault::DropBeforeApply));
+    let err = target
+        .put_file(
+            "a/index.html",
+            Upload::Bytes(b"y"),
+            &Expected::Sha(git_blob_sha(b"x")),
+            "m",
+        )
+        .unwrap_err();
+    assert!(
+        matches!(github_error(&err), GitHubError::Transport { .. }),
+        "{err}"
+    );
+    assert_eq!(emu.api_commits().len(), 1);
+}

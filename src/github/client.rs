@@ -215,8 +215,13 @@ enum Failure {
         rate: RateHeaders,
     },
     /// No (complete) answer. `sent` is false when the connection was never made, so the
-    /// request cannot have been applied.
-    Transport { error: Box<GitHubError>, sent: bool },
+    /// request cannot have been applied. `retry` is false for failures a retry cannot fix (a
+    /// request reqwest could not build).
+    Transport {
+        error: Box<GitHubError>,
+        sent: bool,
+        retry: bool,
+    },
 }
 
 /// The HTTP client of one repository.
@@ -381,12 +386,17 @@ impl<'r> ApiClient<'r> {
                     let maybe_applied = kind == RetryKind::Server;
                     (error, kind, rate, maybe_applied)
                 }
-                Failure::Transport { error, sent } => {
+                Failure::Transport {
+                    error,
+                    sent,
+                    retry: false,
+                } => return self.give_up(*error, sent, &mut check_write, &method, &path),
+                Failure::Transport { error, sent, .. } => {
                     (error, RetryKind::Transport, RateHeaders::default(), sent)
                 }
             };
             if attempt >= self.policy.max_attempts {
-                return Err(*error);
+                return self.give_up(*error, maybe_applied, &mut check_write, &method, &path);
             }
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -394,7 +404,7 @@ impl<'r> ApiClient<'r> {
                 .unwrap_or(0);
             let delay = self.policy.delay(kind, &rate, attempt - 1, now);
             if waited + delay > self.policy.max_total_wait {
-                return Err(match kind {
+                let error = match kind {
                     RetryKind::PrimaryLimit => GitHubError::RateLimited {
                         resets: rate
                             .reset
@@ -403,7 +413,8 @@ impl<'r> ApiClient<'r> {
                         wait_secs: delay.as_secs(),
                     },
                     _ => *error,
-                });
+                };
+                return self.give_up(error, maybe_applied, &mut check_write, &method, &path);
             }
             let reason = match kind {
                 RetryKind::PrimaryLimit => format!(
@@ -428,18 +439,41 @@ impl<'r> ApiClient<'r> {
             });
             std::thread::sleep(delay);
             waited += delay;
-            if maybe_applied && let Some(check) = check_write.as_mut() {
-                match check()? {
-                    WriteCheck::Applied => {
-                        self.reporter.event(Event::Detail(&format!(
-                            "{method} {path}: the answer was lost, but the write is on GitHub"
-                        )));
-                        return Ok(Sent::AlreadyApplied);
-                    }
-                    WriteCheck::NotApplied => {}
-                }
+            if maybe_applied
+                && let Some(check) = check_write.as_mut()
+                && check()? == WriteCheck::Applied
+            {
+                self.report_applied(&method, &path);
+                return Ok(Sent::AlreadyApplied);
             }
         }
+    }
+
+    /// Ends the loop with `error`, unless the write it was sending turns out to be applied: a
+    /// lost answer on the last attempt must not turn a successful write into a failed run.
+    fn give_up<T>(
+        &self,
+        error: GitHubError,
+        maybe_applied: bool,
+        check_write: &mut Option<&mut dyn FnMut() -> Result<WriteCheck, GitHubError>>,
+        method: &str,
+        path: &str,
+    ) -> Result<Sent<T>, GitHubError> {
+        if maybe_applied
+            && let Some(check) = check_write.as_mut()
+            // If the check fails too (GitHub still unreachable), the original error says more.
+            && matches!(check(), Ok(WriteCheck::Applied))
+        {
+            self.report_applied(method, path);
+            return Ok(Sent::AlreadyApplied);
+        }
+        Err(error)
+    }
+
+    fn report_applied(&self, method: &str, path: &str) {
+        self.reporter.event(Event::Detail(&format!(
+            "{method} {path}: the answer was lost, but the write is on GitHub"
+        )));
     }
 
     /// One attempt: send, log, and classify the answer.
@@ -489,16 +523,18 @@ impl<'r> ApiClient<'r> {
             }
         };
         let elapsed = started.elapsed().as_secs_f64();
-        let transport =
-            |source: Box<dyn std::error::Error + Send + Sync>, sent: bool| Failure::Transport {
-                error: Box::new(GitHubError::Transport {
-                    method: method_name.clone(),
-                    path: path.clone(),
-                    api_url: self.api_url.clone(),
-                    source,
-                }),
-                sent,
-            };
+        let transport = |source: Box<dyn std::error::Error + Send + Sync>,
+                         sent: bool,
+                         retry: bool| Failure::Transport {
+            error: Box::new(GitHubError::Transport {
+                method: method_name.clone(),
+                path: path.clone(),
+                api_url: self.api_url.clone(),
+                source,
+            }),
+            sent,
+            retry,
+        };
         let response = match result {
             Ok(response) => response,
             Err(e) => {
@@ -509,8 +545,9 @@ impl<'r> ApiClient<'r> {
                     chain(&e)
                 )));
                 // A connect error means nothing reached GitHub; anything later is ambiguous.
-                let sent = !e.is_connect();
-                return Err(transport(Box::new(e), sent));
+                let sent = !e.is_connect() && !e.is_builder();
+                let retry = !e.is_builder();
+                return Err(transport(Box::new(e), sent, retry));
             }
         };
         let status = response.status();
@@ -524,7 +561,7 @@ impl<'r> ApiClient<'r> {
                     "{method_name} {path}: reading the answer failed: {}",
                     chain(&e)
                 )));
-                transport(Box::new(e), true)
+                transport(Box::new(e), true, true)
             });
         }
         let rate = RateHeaders::from_headers(response.headers());
