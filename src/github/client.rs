@@ -656,6 +656,9 @@ pub fn error_message(body: &[u8], status: StatusCode) -> String {
         });
     let text = match from_json {
         Some(message) => message,
+        // GitHub's front end answers 502/503 with an HTML page ("Unicorn!"): its markup would
+        // only bury the status.
+        None if body.trim_ascii_start().starts_with(b"<") => String::new(),
         None => String::from_utf8_lossy(body).chars().take(300).collect(),
     };
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -826,8 +829,15 @@ mod tests {
         );
         assert_eq!(error_message(b"", StatusCode::BAD_GATEWAY), "Bad Gateway");
         assert_eq!(
-            error_message(b"<html>\n oops </html>", StatusCode::BAD_GATEWAY),
-            "<html> oops </html>"
+            error_message(
+                b"\n<!DOCTYPE html>\n<html>Unicorn!</html>",
+                StatusCode::BAD_GATEWAY
+            ),
+            "Bad Gateway"
+        );
+        assert_eq!(
+            error_message(b"upstream\n timed out", StatusCode::GATEWAY_TIMEOUT),
+            "upstream timed out"
         );
     }
 }

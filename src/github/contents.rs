@@ -145,12 +145,6 @@ impl<'r> GitHubTarget<'r> {
         };
         let repo = format!("{owner}/{name}");
         let client = ApiClient::new(api_url, &repo, config.token.as_ref(), reporter)?;
-        if let Some(token) = &config.token {
-            reporter.event(crate::report::Event::Detail(&format!(
-                "using the GitHub token from {}",
-                token.source()
-            )));
-        }
         Ok(Self {
             client,
             base: format!("/repos/{}/{}", encode(owner), encode(name)),
