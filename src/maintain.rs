@@ -21,6 +21,14 @@ pub fn set_yanked(
 ) -> Result<Changes, PublishError> {
     let parsed = parse_filename(target, filename)?;
     let project = parsed.project().clone();
+    // A page attribute cannot carry control characters exactly (HTML rewrites CR and NUL).
+    if let Some(reason) = reason
+        && reason.chars().any(char::is_control)
+    {
+        return Err(PublishError::BadYankReason {
+            reason: reason.escape_debug().to_string(),
+        });
+    }
     require_index(target)?;
     let _lock = lock(target)?;
     publish::converge(target, reporter, |_| {

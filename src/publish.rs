@@ -91,6 +91,10 @@ pub enum PublishError {
         "there is no index at {location}; check the path (or --repo/--branch), or publish a file first"
     )]
     NoIndex { location: String },
+    #[error(
+        "the yank reason \"{reason}\" has control characters (line breaks, tabs); give a one-line reason"
+    )]
+    BadYankReason { reason: String },
     #[error("could not lock the index at {location}")]
     Lock {
         location: String,
