@@ -1652,6 +1652,42 @@ mod tests {
         assert!(cause.contains("Name: other"), "{cause}");
     }
 
+    /// Corrupted and truncated copies of good archives: any answer is fine, a panic is not.
+    #[test]
+    fn mangled_archives_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let originals = [
+            WheelBuilder::new("dace", "1.0")
+                .file("dace/a.py", &[b'a'; 5000])
+                .build(dir.path())
+                .unwrap(),
+            SdistBuilder::new("dace", "1.0").build(dir.path()).unwrap(),
+            SdistBuilder::new("dace", "1.0")
+                .zip()
+                .build(dir.path())
+                .unwrap(),
+        ];
+        let mut rng = fastrand::Rng::with_seed(0x6774_3470);
+        for original in &originals {
+            let bytes = std::fs::read(original).unwrap();
+            let target = dir.path().join("m").join(original.file_name().unwrap());
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            for round in 0..150 {
+                let mut mangled = bytes.clone();
+                if round % 3 == 0 {
+                    mangled.truncate(rng.usize(..bytes.len()));
+                } else {
+                    for _ in 0..rng.usize(1..8) {
+                        let at = rng.usize(..mangled.len());
+                        mangled[at] = rng.u8(..);
+                    }
+                }
+                std::fs::write(&target, &mangled).unwrap();
+                let _ = validate(&target);
+            }
+        }
+    }
+
     #[test]
     fn record_csv_follows_pythons_csv_module() {
         let rows =

@@ -531,6 +531,15 @@ mod tests {
                 &["musllinux_1_2_aarch64"],
             ),
             (
+                "zope.interface-6.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+                "zope-interface",
+                "6.0",
+                None,
+                &["cp311"],
+                &["cp311"],
+                &["manylinux_2_17_x86_64"],
+            ),
+            (
                 "cupy_cuda12x-13.0.0-cp311-cp311-manylinux2014_x86_64.whl",
                 "cupy-cuda12x",
                 "13.0.0",
