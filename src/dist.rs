@@ -1652,6 +1652,24 @@ mod tests {
         assert!(cause.contains("Name: other"), "{cause}");
     }
 
+    #[test]
+    fn sha384_sha512_and_padded_hashes_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let init = b"__version__ = \"1.0\"\n";
+        let sha512 = format!("sha512={}", URL_SAFE_NO_PAD.encode(Sha512::digest(init)));
+        let sha384 = format!("SHA384={}", URL_SAFE_NO_PAD.encode(Sha384::digest(init)));
+        let padded = format!("{}=", record_hash(init));
+        for (i, hash) in [sha512, sha384, padded].iter().enumerate() {
+            let sub = dir.path().join(i.to_string());
+            std::fs::create_dir(&sub).unwrap();
+            let path = WheelBuilder::new("dace", "1.0")
+                .record_row("dace/__init__.py", hash, &init.len().to_string())
+                .build(&sub)
+                .unwrap();
+            validate(&path).unwrap_or_else(|e| panic!("{hash}: {:?}", e.reason));
+        }
+    }
+
     /// Corrupted and truncated copies of good archives: any answer is fine, a panic is not.
     #[test]
     fn mangled_archives_never_panic() {
