@@ -1079,7 +1079,6 @@ mod pip_tests {
 
     /// The real consumer: pip installs the wheel and Python imports it.
     #[test]
-    #[ignore = "needs python3 with pip; run with --ignored"]
     fn pip_installs_and_imports_the_wheel() {
         let dir = tempfile::tempdir().unwrap();
         let wheel = WheelBuilder::new("Dace-X", "43!2026.2.3")
