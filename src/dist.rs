@@ -270,13 +270,33 @@ pub enum DistErrorReason {
 
 /// Validates the distribution at `path`; see the module docs for what is checked.
 pub fn validate(path: &Path) -> Result<DistFile, DistError> {
-    validate_inner(path).map_err(|reason| DistError {
+    validate_with_progress(path, &|_| {})
+}
+
+/// [`validate`], telling `progress` how many bytes of the file were hashed so far (a bar for
+/// a 300 MB wheel on a terminal).
+pub fn validate_with_progress(path: &Path, progress: &dyn Fn(u64)) -> Result<DistFile, DistError> {
+    validate_inner(path, progress).map_err(|reason| DistError {
         path: path.to_path_buf(),
         reason,
     })
 }
 
-fn validate_inner(path: &Path) -> Result<DistFile, DistErrorReason> {
+/// Counts bytes read through it.
+struct Counted<'a, R> {
+    inner: R,
+    progress: &'a dyn Fn(u64),
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
+
+fn validate_inner(path: &Path, progress: &dyn Fn(u64)) -> Result<DistFile, DistErrorReason> {
     let name = path.file_name().unwrap_or_default();
     let name = name.to_str().ok_or_else(|| FilenameError::NotAscii {
         filename: name.to_string_lossy().into_owned(),
@@ -293,7 +313,14 @@ fn validate_inner(path: &Path) -> Result<DistFile, DistErrorReason> {
     }
     // Hash and inspect through one handle, so both see the same file even if the path is
     // replaced meanwhile.
-    let digests = digest_reader(&mut file, stat.len()).map_err(DistErrorReason::Unreadable)?;
+    let digests = digest_reader(
+        &mut Counted {
+            inner: &mut file,
+            progress,
+        },
+        stat.len(),
+    )
+    .map_err(DistErrorReason::Unreadable)?;
     file.seek(SeekFrom::Start(0))
         .map_err(DistErrorReason::Unreadable)?;
     let reader = BufReader::with_capacity(256 * 1024, file);

@@ -376,7 +376,10 @@ pub fn validate_all(files: &[PathBuf], reporter: &dyn Reporter) -> Result<Vec<Di
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
-                    let result = dist::validate(path);
+                    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                    let bar = reporter.transfer(&format!("checking {}", path.display()), size);
+                    let result = dist::validate_with_progress(path, &|n| bar.advance(n));
+                    drop(bar);
                     if let Ok(dist) = &result {
                         reporter.event(Event::Step(&format!(
                             "validated {} ({} {})",
