@@ -1,0 +1,998 @@
+//! Benchmarks of issues 3 and 4: hashing throughput against Python's `hashlib`, project page
+//! render/parse, local publishes into a big index against an empty one, peak memory of the real
+//! binary on a big wheel, and request counts, commits, time and memory against the GitHub
+//! emulator.
+//!
+//! `cargo bench --bench publish` runs the full sizes; `cargo bench --bench publish -- --quick`
+//! shrinks them (a smoke test that finishes in well under a minute). One table is printed per
+//! run; every timed goal is a ratio against a baseline measured in the same run, never an
+//! absolute time, so the verdicts hold on slow and fast machines alike. Memory goals are absolute
+//! (peak RSS of the child process, read by the kernel).
+//!
+//! A hand-written timing loop (median of N runs) instead of criterion keeps the dependency tree
+//! lean.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use github_emulator::Emulator;
+use gt4py_publish::dist::{self, DistFile};
+use gt4py_publish::github::{GitHubConfig, GitHubTarget, Secret};
+use gt4py_publish::hashing;
+use gt4py_publish::index::{FileEntry, ProjectPage, RootPage};
+use gt4py_publish::name::ProjectName;
+use gt4py_publish::publish::{PublishOptions, publish};
+use gt4py_publish::report::NullReporter;
+use gt4py_publish::target::local::LocalDir;
+use gt4py_testkit::dist_builder::{NoiseReader, WheelBuilder};
+
+const MB: f64 = 1_000_000.0;
+const MIB: u64 = 1024 * 1024;
+
+/// Sizes and repetition counts of one run.
+struct Sizes {
+    quick: bool,
+    hash_file: u64,
+    hash_runs: usize,
+    page_entries: usize,
+    page_runs: usize,
+    /// Wheels in the "big" local index (each also has a `.metadata`: twice as many files).
+    local_wheels: usize,
+    local_runs: usize,
+    big_wheel: u64,
+    /// Files (wheels + `.metadata`) in the emulated projects.
+    github_files: &'static [usize],
+    github_runs: usize,
+    github_big_wheel: u64,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Sizes {
+        if quick {
+            Sizes {
+                quick,
+                hash_file: 64 * MIB,
+                hash_runs: 3,
+                page_entries: 10_000,
+                page_runs: 3,
+                local_wheels: 1_000,
+                local_runs: 5,
+                big_wheel: 30 * MIB,
+                github_files: &[10, 1_000, 5_000],
+                github_runs: 1,
+                github_big_wheel: 30 * MIB,
+            }
+        } else {
+            Sizes {
+                quick,
+                hash_file: 512 * MIB,
+                hash_runs: 7,
+                page_entries: 10_000,
+                page_runs: 11,
+                local_wheels: 1_000,
+                local_runs: 21,
+                big_wheel: 300 * MIB,
+                github_files: &[10, 1_000, 5_000],
+                github_runs: 5,
+                github_big_wheel: 90 * MIB,
+            }
+        }
+    }
+}
+
+/// A result line: what, how much, the goal and whether it is met (`None`: reported only).
+struct Table {
+    rows: usize,
+    misses: usize,
+}
+
+impl Table {
+    fn header(sizes: &Sizes) {
+        println!();
+        println!(
+            "gt4py-publish benchmarks ({} mode, {} CPUs)",
+            if sizes.quick { "quick" } else { "full" },
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        println!("{:-<126}", "");
+        println!(
+            "{:<52} {:>30}  {:<34} result",
+            "measurement", "value", "goal"
+        );
+        println!("{:-<126}", "");
+    }
+
+    fn row(&mut self, what: &str, value: &str, goal: &str, met: Option<bool>) {
+        let verdict = match met {
+            Some(true) => "PASS",
+            Some(false) => {
+                self.misses += 1;
+                "MISS"
+            }
+            None => "",
+        };
+        self.rows += 1;
+        println!("{what:<52} {value:>30}  {goal:<34} {verdict}");
+        let _ = io::stdout().flush();
+    }
+
+    fn section(&self, title: &str) {
+        println!("{title}");
+    }
+
+    fn error(&mut self, what: &str, error: &str) {
+        self.misses += 1;
+        println!("{what:<52} {:>30}  {:<34} MISS", "error", "");
+        for line in error.lines() {
+            println!("    {line}");
+        }
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; anything else but `--quick` is ignored.
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sizes = Sizes::new(quick);
+    let work = tempfile::Builder::new()
+        .prefix("gt4py-publish-bench.")
+        .tempdir()
+        .expect("a temporary folder");
+    let started = Instant::now();
+    let mut table = Table { rows: 0, misses: 0 };
+    Table::header(&sizes);
+
+    table.section("1. hashing (warm page cache, median of runs)");
+    if let Err(e) = bench_hashing(&sizes, work.path(), &mut table) {
+        table.error("hashing", &e);
+    }
+    table.section("2. project page of 10,000 files");
+    bench_page(&sizes, &mut table);
+    table.section("3. local index: publish 1 wheel (library, median of runs)");
+    if let Err(e) = bench_local_publish(&sizes, work.path(), &mut table) {
+        table.error("local publish", &e);
+    }
+    table.section("4. local index: peak memory of the binary");
+    if let Err(e) = bench_local_memory(&sizes, work.path(), &mut table) {
+        table.error("local peak memory", &e);
+    }
+    table.section("5. GitHub emulator: publish 1 wheel");
+    if let Err(e) = bench_github(&sizes, work.path(), &mut table) {
+        table.error("GitHub publish", &e);
+    }
+    if let Err(e) = bench_github_memory(&sizes, work.path(), &mut table) {
+        table.error("GitHub peak memory", &e);
+    }
+
+    println!("{:-<126}", "");
+    println!(
+        "{} results, {} goals missed, {:.1} s",
+        table.rows,
+        table.misses,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing and memory helpers
+
+/// Median wall time of `runs` calls of `f`; `setup` runs before each call, outside the timing.
+fn median_time<S, T>(
+    runs: usize,
+    mut setup: impl FnMut() -> S,
+    mut f: impl FnMut(S) -> T,
+) -> Duration {
+    let times: Vec<Duration> = (0..runs.max(1))
+        .map(|_| {
+            let input = setup();
+            let start = Instant::now();
+            let out = f(input);
+            let elapsed = start.elapsed();
+            drop(std::hint::black_box(out));
+            elapsed
+        })
+        .collect();
+    median(times)
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times.get(times.len() / 2).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn mb_per_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / MB / d.as_secs_f64()
+}
+
+fn python() -> Option<&'static str> {
+    let ok = Command::new("python3")
+        .arg("-c")
+        .arg("import hashlib; hashlib.file_digest")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some("python3")
+}
+
+/// Runs `command` to completion and returns its peak resident set size in bytes and how it was
+/// measured.
+///
+/// GNU `time -f %M` reports the kernel's `ru_maxrss` of the child it forks itself. (Python's
+/// `getrusage(RUSAGE_CHILDREN)` is no good here: the kernel keeps the high-water mark of the
+/// process image the child replaced at `exec`, so every child reports at least Python's own
+/// ~14 MB.) Without GNU time, `/proc/PID/status` `VmHWM` of the child is polled every
+/// millisecond; it may miss a peak in the very last milliseconds of the run.
+fn peak_rss(command: &mut Command, work: &Path) -> Result<(u64, &'static str), String> {
+    const GNU_TIME: &str = "/usr/bin/time";
+    let has_gnu_time = Command::new(GNU_TIME)
+        .args(["-f", "%M", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_gnu_time {
+        let report = work.join("peak-rss.txt");
+        let mut timed = Command::new(GNU_TIME);
+        timed
+            .args(["-f", "%M", "-o"])
+            .arg(&report)
+            .arg(command.get_program())
+            .args(command.get_args());
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(v) => timed.env(key, v),
+                None => timed.env_remove(key),
+            };
+        }
+        let out = timed
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| format!("{GNU_TIME}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "the publish failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let text = fs::read_to_string(&report).map_err(|e| e.to_string())?;
+        let kib: u64 = text
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .map_err(|e| format!("{GNU_TIME} output `{text}`: {e}"))?;
+        return Ok((kib * 1024, "GNU time"));
+    }
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Ok(text) = fs::read_to_string(&status_path)
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kib = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    if !status.success() {
+        let mut err = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = stderr.read_to_string(&mut err);
+        }
+        return Err(format!("the publish failed ({status}):\n{err}"));
+    }
+    Ok((peak_kib * 1024, "VmHWM polling"))
+}
+
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_gt4py-publish"))
+}
+
+fn validate(path: &Path) -> Result<DistFile, String> {
+    dist::validate(path).map_err(|e| error_chain(&e))
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = write!(text, "\n  caused by: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Hashing
+
+fn bench_hashing(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), String> {
+    let path = work.join("hash-input.bin");
+    {
+        let mut out =
+            io::BufWriter::with_capacity(1 << 20, File::create(&path).map_err(|e| e.to_string())?);
+        io::copy(&mut NoiseReader::new(42).take(sizes.hash_file), &mut out)
+            .map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    let size = sizes.hash_file;
+    // Warm the page cache (and the code) once before timing anything.
+    let reference = hashing::digest_file(&path).map_err(|e| e.to_string())?;
+    let both = median_time(
+        sizes.hash_runs,
+        || (),
+        |()| hashing::digest_file(&path).unwrap(),
+    );
+    let alone = median_time(
+        sizes.hash_runs,
+        || File::open(&path).unwrap(),
+        |mut file| hashing::sha256_reader(&mut file).unwrap(),
+    );
+    let label = format!("{} MiB file", size / MIB);
+    table.row(
+        &format!("tool sha256 alone (sha256_reader), {label}"),
+        &format!("{:.0} MB/s", mb_per_s(size, alone)),
+        "",
+        None,
+    );
+    table.row(
+        &format!("tool sha256 + git blob sha1 (digest_file), {label}"),
+        &format!("{:.0} MB/s", mb_per_s(size, both)),
+        "",
+        None,
+    );
+    let Some(python) = python() else {
+        table.row(
+            "python hashlib.file_digest sha256",
+            "python3 >= 3.11 not found",
+            "",
+            None,
+        );
+        return Ok(());
+    };
+    const SCRIPT: &str = "import hashlib, statistics, sys, time\n\
+        path, runs = sys.argv[1], int(sys.argv[2])\n\
+        times = []\n\
+        for _ in range(runs + 1):\n\
+        \x20   start = time.perf_counter()\n\
+        \x20   with open(path, 'rb') as f:\n\
+        \x20       digest = hashlib.file_digest(f, 'sha256').hexdigest()\n\
+        \x20   times.append(time.perf_counter() - start)\n\
+        print(statistics.median(times[1:]), digest)\n";
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(&path)
+        .arg(sizes.hash_runs.to_string())
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "python3 failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text.split_whitespace();
+    let seconds: f64 = fields
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("unexpected python3 output: {text}"))?;
+    let python_digest = fields.next().unwrap_or_default();
+    if python_digest != reference.sha256 {
+        return Err(format!(
+            "sha256 differs: tool {} vs python {python_digest}",
+            reference.sha256
+        ));
+    }
+    let python_rate = size as f64 / MB / seconds;
+    table.row(
+        "python hashlib.file_digest sha256 (same file)",
+        &format!("{python_rate:.0} MB/s"),
+        "",
+        None,
+    );
+    let ratio = mb_per_s(size, alone) / python_rate;
+    table.row(
+        "  ratio tool sha256 / python sha256",
+        &format!("{ratio:.2}x"),
+        ">= 0.80x (same kernels)",
+        Some(ratio >= 0.8),
+    );
+    let ratio_both = mb_per_s(size, both) / python_rate;
+    table.row(
+        "  ratio tool sha256+sha1 / python sha256 only",
+        &format!("{ratio_both:.2}x"),
+        "reported (two digests)",
+        None,
+    );
+    let _ = fs::remove_file(&path);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Project page
+
+/// A page like a busy project's: many versions, each with several platform wheels.
+fn big_page(entries: usize) -> ProjectPage {
+    let project = ProjectName::new("dace").expect("a valid name");
+    let mut page = ProjectPage::new(project);
+    let tags = [
+        "cp310-cp310-manylinux_2_17_x86_64.manylinux2014_x86_64",
+        "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
+        "cp312-cp312-manylinux_2_28_aarch64",
+        "cp313-cp313-macosx_11_0_arm64",
+        "py3-none-any",
+    ];
+    for i in 0..entries {
+        let version = format!("43!2026.{}.{}", i / tags.len() / 100, i / tags.len() % 100);
+        let filename = format!("dace-{version}-{}.whl", tags[i % tags.len()]);
+        let mut entry = FileEntry::new(
+            filename,
+            Some(hashing::sha256_hex(&(i as u64).to_le_bytes())),
+        );
+        entry.requires_python = Some(">=3.10, <3.14".to_string());
+        entry.metadata_sha256 = Some(hashing::sha256_hex(&(!(i as u64)).to_le_bytes()));
+        if i % 97 == 0 {
+            entry.yanked = Some("broken <build>".to_string());
+        }
+        page.upsert(entry);
+    }
+    page
+}
+
+fn bench_page(sizes: &Sizes, table: &mut Table) {
+    let page = big_page(sizes.page_entries);
+    let html = page.render();
+    let render = median_time(sizes.page_runs, || (), |()| page.render());
+    let parse = median_time(
+        sizes.page_runs,
+        || (),
+        |()| ProjectPage::parse(page.project().clone(), html.as_bytes()).unwrap(),
+    );
+    let parsed = ProjectPage::parse(page.project().clone(), html.as_bytes()).unwrap();
+    let round_trip = parsed.page == page && parsed.warnings.is_empty();
+    let n = sizes.page_entries;
+    table.row(
+        &format!("render {n}-file page ({:.1} MB)", html.len() as f64 / MB),
+        &format!(
+            "{} ({:.2} us/file)",
+            ms(render),
+            render.as_secs_f64() * 1e6 / n as f64
+        ),
+        "reported",
+        None,
+    );
+    table.row(
+        &format!("parse {n}-file page"),
+        &format!(
+            "{} ({:.2} us/file)",
+            ms(parse),
+            parse.as_secs_f64() * 1e6 / n as f64
+        ),
+        "reported",
+        None,
+    );
+    table.row(
+        "  parse(render(page)) == page, no warnings",
+        if round_trip { "yes" } else { "no" },
+        "yes",
+        Some(round_trip),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Local publish: big index vs empty index
+
+fn bench_local_publish(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), String> {
+    let project = "bench-proj";
+    let dists_dir = work.join("local-dists");
+    fs::create_dir_all(&dists_dir).map_err(|e| e.to_string())?;
+
+    // The big index: `local_wheels` wheels and their .metadata files, published in one run.
+    let setup = Instant::now();
+    let mut existing = Vec::with_capacity(sizes.local_wheels);
+    for i in 0..sizes.local_wheels {
+        let version = format!("1.{}.{}", i / 100, i % 100);
+        let path = WheelBuilder::new(project, &version)
+            .requires_python(">=3.9")
+            .build(&dists_dir)
+            .map_err(|e| e.to_string())?;
+        existing.push(validate(&path)?);
+    }
+    let big = work.join("index-big");
+    publish(
+        &LocalDir::new(&big),
+        &existing,
+        PublishOptions::default(),
+        &NullReporter,
+    )
+    .map_err(|e| error_chain(&e))?;
+    drop(existing);
+    let _ = fs::remove_dir_all(&dists_dir);
+    let project_dir = big.join(project);
+    let files_in_project = fs::read_dir(&project_dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".whl") || name.ends_with(".metadata")
+        })
+        .count();
+    let page_path = project_dir.join("index.html");
+    let page_bytes = fs::read(&page_path).map_err(|e| e.to_string())?;
+    let setup = setup.elapsed();
+
+    // The wheel each run publishes: the newest version, so it goes at the top of the page.
+    let new_dir = work.join("local-new");
+    fs::create_dir_all(&new_dir).map_err(|e| e.to_string())?;
+    let new_path = WheelBuilder::new(project, "9.9.9")
+        .requires_python(">=3.9")
+        .build(&new_dir)
+        .map_err(|e| e.to_string())?;
+    let new = vec![validate(&new_path)?];
+
+    let page_path = page_path
+        .strip_prefix(&big)
+        .map_err(|e| e.to_string())?
+        .to_path_buf();
+    let bench = LocalBench {
+        dist: &new,
+        page: &page_path,
+        page_bytes: &page_bytes,
+        runs: sizes.local_runs,
+    };
+    table.row(
+        &format!(
+            "  (setup: {} wheels published in one run)",
+            sizes.local_wheels
+        ),
+        &format!("{:.2} s", setup.as_secs_f64()),
+        "reported",
+        None,
+    );
+    let (into_empty, into_big) = bench.measure(&big, &work.join("index-empty"))?;
+    local_rows(table, "disk", files_in_project, into_empty, into_big);
+
+    // The same on tmpfs, where fsync costs nothing: what is left is the tool's own work.
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(ram) = tempfile::Builder::new()
+            .prefix("gt4py-publish-bench.")
+            .tempdir_in(shm)
+    {
+        let big_ram = ram.path().join("index-big");
+        copy_tree(&big, &big_ram).map_err(|e| e.to_string())?;
+        let (into_empty, into_big) = bench.measure(&big_ram, &ram.path().join("index-empty"))?;
+        local_rows(table, "tmpfs", files_in_project, into_empty, into_big);
+    }
+    let _ = fs::remove_dir_all(&big);
+    Ok(())
+}
+
+/// Repeated single-wheel publishes into a big index and into an empty one.
+struct LocalBench<'a> {
+    dist: &'a [DistFile],
+    /// The project page, relative to the index root, and its bytes in the big index.
+    page: &'a Path,
+    page_bytes: &'a [u8],
+    runs: usize,
+}
+
+impl LocalBench<'_> {
+    fn publish(&self, root: &Path) {
+        let report = publish(
+            &LocalDir::new(root),
+            self.dist,
+            PublishOptions::default(),
+            &NullReporter,
+        )
+        .unwrap_or_else(|e| panic!("{}", error_chain(&e)));
+        assert!(!report.writes.is_empty(), "the publish wrote nothing");
+    }
+
+    /// Back to the state before a publish into the big index: the new files go, the old page
+    /// comes back. Synced, so no earlier write is flushed inside a timed run's fsync.
+    fn restore_big(&self, root: &Path) -> io::Result<()> {
+        let page = root.join(self.page);
+        let folder = page.parent().unwrap_or(root);
+        let name = self.dist[0].filename.as_str();
+        let _ = fs::remove_file(folder.join(name));
+        let _ = fs::remove_file(folder.join(format!("{name}.metadata")));
+        let mut file = File::create(&page)?;
+        file.write_all(self.page_bytes)?;
+        file.sync_all()?;
+        File::open(folder)?.sync_all()
+    }
+
+    fn reset_empty(&self, root: &Path) -> io::Result<()> {
+        match fs::remove_dir_all(root) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        File::open(root.parent().unwrap_or(root))?.sync_all()
+    }
+
+    /// Median times (into the empty index, into the big one); the two kinds of runs alternate,
+    /// so drifting machine load affects both alike.
+    fn measure(&self, big: &Path, empty: &Path) -> Result<(Duration, Duration), String> {
+        let err = |e: io::Error| e.to_string();
+        // Warm-up of both paths.
+        self.restore_big(big).map_err(err)?;
+        self.publish(big);
+        self.reset_empty(empty).map_err(err)?;
+        self.publish(empty);
+        let mut into_big = Vec::with_capacity(self.runs);
+        let mut into_empty = Vec::with_capacity(self.runs);
+        for _ in 0..self.runs.max(1) {
+            self.restore_big(big).map_err(err)?;
+            let start = Instant::now();
+            self.publish(big);
+            into_big.push(start.elapsed());
+            self.reset_empty(empty).map_err(err)?;
+            let start = Instant::now();
+            self.publish(empty);
+            into_empty.push(start.elapsed());
+        }
+        self.restore_big(big).map_err(err)?;
+        self.reset_empty(empty).map_err(err)?;
+        Ok((median(into_empty), median(into_big)))
+    }
+}
+
+fn local_rows(
+    table: &mut Table,
+    medium: &str,
+    files: usize,
+    into_empty: Duration,
+    into_big: Duration,
+) {
+    table.row(
+        &format!("publish into an empty index ({medium})"),
+        &ms(into_empty),
+        "baseline",
+        None,
+    );
+    table.row(
+        &format!("publish into an index of {files} files ({medium})"),
+        &ms(into_big),
+        "",
+        None,
+    );
+    let ratio = into_big.as_secs_f64() / into_empty.as_secs_f64();
+    table.row(
+        &format!("  ratio {files} files / empty ({medium})"),
+        &format!("{ratio:.2}x"),
+        "<= 1.20x",
+        Some(ratio <= 1.2),
+    );
+}
+
+/// Copies a folder tree of regular files.
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Peak memory of the binary publishing a big wheel into a local index
+
+fn bench_local_memory(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), String> {
+    let dir = work.join("big-wheel");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let small = WheelBuilder::new("small-proj", "1.0")
+        .build(&dir)
+        .map_err(|e| e.to_string())?;
+    let big = WheelBuilder::new("big-proj", "1.0")
+        .payload_size(sizes.big_wheel)
+        .build(&dir)
+        .map_err(|e| e.to_string())?;
+    let big_size = fs::metadata(&big).map_err(|e| e.to_string())?.len();
+    let index = work.join("index-memory");
+    let publish_cmd = |wheel: &Path| {
+        let mut command = Command::new(binary());
+        command.arg("-q").arg("--index-dir").arg(&index).arg(wheel);
+        command
+    };
+    let (small_rss, _) = peak_rss(&mut publish_cmd(&small), work)?;
+    let start = Instant::now();
+    let (big_rss, method) = peak_rss(&mut publish_cmd(&big), work)?;
+    let elapsed = start.elapsed();
+    let published = fs::metadata(index.join("big-proj").join(big.file_name().unwrap()))
+        .map(|m| m.len() == big_size)
+        .unwrap_or(false);
+    if !published {
+        return Err("the big wheel is not in the index after the publish".into());
+    }
+    table.row(
+        "peak RSS, binary publishing a tiny wheel",
+        &format!("{:.1} MiB", small_rss as f64 / MIB as f64),
+        "baseline",
+        None,
+    );
+    table.row(
+        &format!("peak RSS, binary publishing a {} MiB wheel", big_size / MIB),
+        &format!("{:.1} MiB ({method})", big_rss as f64 / MIB as f64),
+        "<= 64 MiB",
+        Some(big_rss <= 64 * MIB),
+    );
+    table.row(
+        "  wall time of that run (validate, hash, copy)",
+        &format!(
+            "{:.2} s ({:.0} MB/s)",
+            elapsed.as_secs_f64(),
+            mb_per_s(big_size, elapsed)
+        ),
+        "reported",
+        None,
+    );
+    let _ = fs::remove_dir_all(&index);
+    let _ = fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. GitHub emulator
+
+/// Seeds `project` with `files` files (half wheels, half `.metadata`), its page, the root page
+/// and `.nojekyll`, in one commit. Returns the page bytes (to restore between runs).
+fn seed_project(emu: &Emulator, project: &str, files: usize) -> Vec<u8> {
+    let name = ProjectName::new(project).expect("a valid name");
+    let mut page = ProjectPage::new(name);
+    let mut seeded: Vec<(String, Vec<u8>)> = Vec::with_capacity(files + 3);
+    for i in 0..files / 2 {
+        let filename = format!(
+            "{}-0.{}.{}-py3-none-any.whl",
+            project.replace('-', "_"),
+            i / 100,
+            i % 100
+        );
+        // Stand-in bytes: the publish must never read them (it trusts the page).
+        let wheel = format!("not really a wheel {i}").into_bytes();
+        let metadata = format!(
+            "Metadata-Version: 2.1\nName: {project}\nVersion: 0.{}.{}\n",
+            i / 100,
+            i % 100
+        )
+        .into_bytes();
+        let mut entry = FileEntry::new(filename.clone(), Some(hashing::sha256_hex(&wheel)));
+        entry.metadata_sha256 = Some(hashing::sha256_hex(&metadata));
+        page.upsert(entry);
+        seeded.push((format!("{project}/{filename}.metadata"), metadata));
+        seeded.push((format!("{project}/{filename}"), wheel));
+    }
+    let page_bytes = page.render().into_bytes();
+    seeded.push((format!("{project}/index.html"), page_bytes.clone()));
+    // The root page exactly as the tool renders it, so a publish has no reason to rewrite it.
+    let mut root = RootPage::new();
+    root.insert(ProjectName::new(project).expect("a valid name"));
+    let root = root.render();
+    seeded.push(("index.html".to_string(), root.into_bytes()));
+    seeded.push((".nojekyll".to_string(), Vec::new()));
+    emu.seed_many(seeded.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
+    page_bytes
+}
+
+struct GitHubRun {
+    elapsed: Duration,
+    requests: usize,
+    by_method: String,
+    wheel_downloads: usize,
+    commits: usize,
+}
+
+fn github_publish_once(emu: &Emulator, dist: &DistFile) -> Result<GitHubRun, String> {
+    let commits_before = emu.api_commits().len();
+    emu.reset_requests();
+    let config = GitHubConfig {
+        api_url: emu.api_url(),
+        repo: format!("{}/{}", emu.owner(), emu.repo()),
+        branch: emu.branch().to_string(),
+        token: Some(Secret::new(emu.token())),
+    };
+    let start = Instant::now();
+    let target = GitHubTarget::new(config, &NullReporter).map_err(|e| error_chain(&e))?;
+    publish(
+        &target,
+        std::slice::from_ref(dist),
+        PublishOptions::default(),
+        &NullReporter,
+    )
+    .map_err(|e| error_chain(&e))?;
+    let elapsed = start.elapsed();
+    let requests = emu.requests();
+    let mut methods: Vec<(String, usize)> = Vec::new();
+    for r in &requests {
+        match methods.iter_mut().find(|(m, _)| *m == r.method) {
+            Some((_, n)) => *n += 1,
+            None => methods.push((r.method.clone(), 1)),
+        }
+    }
+    methods.sort();
+    let by_method = methods
+        .iter()
+        .map(|(m, n)| format!("{n} {m}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let wheel_downloads = requests
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && (r.path.ends_with(".whl")
+                    || r.path.ends_with(".tar.gz")
+                    || r.content_served.as_deref().is_some_and(|p| {
+                        p.ends_with(".whl") || p.ends_with(".tar.gz") || p.ends_with(".zip")
+                    }))
+        })
+        .count();
+    Ok(GitHubRun {
+        elapsed,
+        requests: requests.len(),
+        by_method,
+        wheel_downloads,
+        commits: emu.api_commits().len() - commits_before,
+    })
+}
+
+fn bench_github(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), String> {
+    let project = "bench-proj";
+    let dir = work.join("github-dists");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let path = WheelBuilder::new(project, "9.9.9")
+        .requires_python(">=3.9")
+        .build(&dir)
+        .map_err(|e| e.to_string())?;
+    let dist = validate(&path)?;
+    let wheel = dist.filename.as_str().to_string();
+
+    let mut counts = Vec::new();
+    let mut times = Vec::new();
+    let mut all_ok = true;
+    for &files in sizes.github_files {
+        let emu = Emulator::new();
+        let page = seed_project(&emu, project, files);
+        let mut runs = Vec::new();
+        for _ in 0..sizes.github_runs.max(1) {
+            let run = github_publish_once(&emu, &dist)?;
+            // Back to the seeded state, outside the timing (seed commits are not API commits).
+            emu.remove(&format!("{project}/{wheel}"));
+            emu.remove(&format!("{project}/{wheel}.metadata"));
+            emu.seed(&format!("{project}/index.html"), &page);
+            runs.push(run);
+        }
+        runs.sort_by_key(|r| r.elapsed);
+        let median = &runs[runs.len() / 2];
+        let max_requests = runs.iter().map(|r| r.requests).max().unwrap_or(0);
+        let downloads: usize = runs.iter().map(|r| r.wheel_downloads).sum();
+        let commits = runs.iter().map(|r| r.commits).max().unwrap_or(0);
+        let ok = max_requests <= 8 && downloads == 0;
+        all_ok &= ok;
+        table.row(
+            &format!("{files:>5}-file project: requests ({})", median.by_method),
+            &format!("{max_requests} requests, {} dist GETs", downloads),
+            "<= 8, no dist downloaded",
+            Some(ok),
+        );
+        table.row(
+            &format!("{files:>5}-file project: wall time, commits"),
+            &format!("{}, {commits} commits", ms(median.elapsed)),
+            "3 commits (file, .metadata, page)",
+            Some(commits <= 3),
+        );
+        counts.push(max_requests);
+        times.push(median.elapsed);
+    }
+    let constant = counts.windows(2).all(|w| w[0] == w[1]);
+    table.row(
+        "  request count constant across project sizes",
+        &format!("{counts:?}"),
+        "constant",
+        Some(constant && all_ok),
+    );
+    if let (Some(first), Some(last)) = (times.first(), times.last()) {
+        table.row(
+            &format!(
+                "  wall time {} files / {} files",
+                sizes.github_files.last().unwrap_or(&0),
+                sizes.github_files.first().unwrap_or(&0)
+            ),
+            &format!("{:.2}x", last.as_secs_f64() / first.as_secs_f64()),
+            "reported",
+            None,
+        );
+    }
+    let _ = fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn bench_github_memory(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), String> {
+    let dir = work.join("github-big");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let wheel = WheelBuilder::new("big-proj", "1.0")
+        .payload_size(sizes.github_big_wheel)
+        .build(&dir)
+        .map_err(|e| e.to_string())?;
+    let size = fs::metadata(&wheel).map_err(|e| e.to_string())?.len();
+    let emu = Emulator::new();
+    seed_project(&emu, "other-proj", 10);
+    let mut command = Command::new(binary());
+    command
+        .arg("-q")
+        .arg("--api-url")
+        .arg(emu.api_url())
+        .arg("--repo")
+        .arg(format!("{}/{}", emu.owner(), emu.repo()))
+        .arg("--branch")
+        .arg(emu.branch())
+        .arg(&wheel)
+        .env("GT4PY_PUBLISH_TOKEN", emu.token())
+        .env_remove("GT4PY_PUBLISH_REPO")
+        .env_remove("GT4PY_PUBLISH_BRANCH")
+        .env_remove("GITHUB_API_URL")
+        .env_remove("GITHUB_ACTIONS");
+    let commits_before = emu.api_commits().len();
+    let start = Instant::now();
+    let (rss, method) = peak_rss(&mut command, work)?;
+    let elapsed = start.elapsed();
+    let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
+    let stored = emu
+        .file(&format!("big-proj/{name}"))
+        .map(|b| b.len() as u64);
+    if stored != Some(size) {
+        return Err(format!(
+            "the {} MiB wheel is not on the emulated branch after the publish",
+            size / MIB
+        ));
+    }
+    let commits = emu.api_commits().len() - commits_before;
+    table.row(
+        &format!("peak RSS, binary uploading a {} MiB wheel", size / MIB),
+        &format!("{:.1} MiB ({method})", rss as f64 / MIB as f64),
+        "<= 64 MiB",
+        Some(rss <= 64 * MIB),
+    );
+    table.row(
+        "  wall time, commits (new project: + root page)",
+        &format!(
+            "{:.2} s ({:.0} MB/s), {commits} commits",
+            elapsed.as_secs_f64(),
+            mb_per_s(size, elapsed)
+        ),
+        "4 commits",
+        Some(commits <= 4),
+    );
+    let _ = fs::remove_dir_all(&dir);
+    Ok(())
+}
