@@ -27,6 +27,7 @@ use gt4py_publish::index::{FileEntry, ProjectPage, RootPage};
 use gt4py_publish::name::ProjectName;
 use gt4py_publish::publish::{PublishOptions, publish};
 use gt4py_publish::report::NullReporter;
+use gt4py_publish::target::Target;
 use gt4py_publish::target::local::LocalDir;
 use gt4py_testkit::dist_builder::{NoiseReader, WheelBuilder};
 
@@ -574,7 +575,7 @@ fn bench_local_publish(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<
         None,
     );
     let (into_empty, into_big) = bench.measure(&big, &work.join("index-empty"))?;
-    local_rows(table, "disk", files_in_project, into_empty, into_big);
+    local_rows(table, "disk", files_in_project, into_empty, into_big, true);
 
     // The same on tmpfs, where fsync costs nothing: what is left is the tool's own work.
     let shm = Path::new("/dev/shm");
@@ -586,8 +587,66 @@ fn bench_local_publish(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<
         let big_ram = ram.path().join("index-big");
         copy_tree(&big, &big_ram).map_err(|e| e.to_string())?;
         let (into_empty, into_big) = bench.measure(&big_ram, &ram.path().join("index-empty"))?;
-        local_rows(table, "tmpfs", files_in_project, into_empty, into_big);
+        // Without fsync the empty publish costs next to nothing, so the ratio says little;
+        // the difference is the tool's own work on the big page, broken down below.
+        local_rows(
+            table,
+            "tmpfs",
+            files_in_project,
+            into_empty,
+            into_big,
+            false,
+        );
     }
+    let name = ProjectName::new(project).expect("a valid name");
+    let parse = median_time(
+        sizes.local_runs,
+        || (),
+        |()| ProjectPage::parse(name.clone(), &page_bytes).unwrap(),
+    );
+    let parsed = ProjectPage::parse(name.clone(), &page_bytes)
+        .map_err(|e| e.to_string())?
+        .page;
+    let render = median_time(sizes.local_runs, || (), |()| parsed.render());
+    let sha = median_time(
+        sizes.local_runs,
+        || (),
+        |()| hashing::git_blob_sha(&page_bytes),
+    );
+    let target = LocalDir::new(&big);
+    let listing = median_time(
+        sizes.local_runs,
+        || (),
+        |()| target.list_dir(project).unwrap(),
+    );
+    table.row(
+        &format!("  of which: list its folder ({files_in_project} files, disk)"),
+        &ms(listing),
+        "reported",
+        None,
+    );
+    table.row(
+        &format!("  of which: parse its {}-entry page", parsed.len()),
+        &ms(parse),
+        "reported",
+        None,
+    );
+    table.row(
+        &format!("  of which: render its {}-entry page", parsed.len() + 1),
+        &ms(render),
+        "reported",
+        None,
+    );
+    table.row(
+        &format!(
+            "  of which: git blob sha of the page ({:.0} KB)",
+            page_bytes.len() as f64 / 1e3
+        ),
+        &ms(sha),
+        "reported",
+        None,
+    );
+    drop(target);
     let _ = fs::remove_dir_all(&big);
     Ok(())
 }
@@ -669,6 +728,7 @@ fn local_rows(
     files: usize,
     into_empty: Duration,
     into_big: Duration,
+    with_goal: bool,
 ) {
     table.row(
         &format!("publish into an empty index ({medium})"),
@@ -685,9 +745,13 @@ fn local_rows(
     let ratio = into_big.as_secs_f64() / into_empty.as_secs_f64();
     table.row(
         &format!("  ratio {files} files / empty ({medium})"),
-        &format!("{ratio:.2}x"),
-        "<= 1.20x",
-        Some(ratio <= 1.2),
+        &format!("{ratio:.2}x (+{})", ms(into_big.saturating_sub(into_empty))),
+        if with_goal {
+            "<= 1.20x"
+        } else {
+            "reported (no fsync cost)"
+        },
+        with_goal.then_some(ratio <= 1.2),
     );
 }
 
