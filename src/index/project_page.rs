@@ -92,17 +92,28 @@ impl ProjectPage {
         let mut page = Self::new(project);
         let mut warnings = Vec::new();
         let mut first_line: HashMap<String, u64> = HashMap::new();
-        for anchor in html::extract_anchors(text) {
-            let href = anchor.attr("href").unwrap_or_default();
-            let context = format!("line {}: link to {}", anchor.line, shown(href));
+        let anchors =
+            html::extract_own_anchors(text).unwrap_or_else(|| html::extract_anchors(text));
+        for anchor in anchors {
+            // Built only for a warning: formatting it for every link is most of the cost of
+            // reading a large page.
+            let context = || {
+                let href = anchor.attr("href").unwrap_or_default();
+                format!("line {}: link to {}", anchor.line, shown(href))
+            };
             match adopt(&anchor) {
-                Err(reason) => warnings.push(format!("{context} is not listed: {reason}")),
+                Err(reason) => warnings.push(format!("{} is not listed: {reason}", context())),
                 Ok((entry, notes)) => {
-                    warnings.extend(notes.into_iter().map(|note| format!("{context}: {note}")));
+                    warnings.extend(
+                        notes
+                            .into_iter()
+                            .map(|note| format!("{}: {note}", context())),
+                    );
                     if let Some(first) = first_line.get(&entry.filename) {
                         let differs = page.get(&entry.filename).is_some_and(|kept| *kept != entry);
                         warnings.push(format!(
-                            "{context}: {} is listed again{}; the listing on line {first} is kept",
+                            "{}: {} is listed again{}; the listing on line {first} is kept",
+                            context(),
                             shown(&entry.filename),
                             if differs {
                                 " with different details"

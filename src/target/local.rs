@@ -244,13 +244,15 @@ impl Target for LocalDir {
             if name == LOCK_FILE || name.starts_with(TEMP_PREFIX) {
                 continue;
             }
-            let meta = item
-                .metadata()
+            // The type comes with the directory entry on most filesystems; a stat per file would
+            // dominate publishing into a folder of thousands of files.
+            let file_type = item
+                .file_type()
                 .map_err(|e| Self::io("list", &item.path(), e))?;
             entries.push(DirEntry {
                 name,
-                is_dir: meta.is_dir(),
-                size: meta.len(),
+                is_dir: file_type.is_dir(),
+                size: 0,
                 sha: None,
             });
         }

@@ -22,6 +22,8 @@ pub struct StoredFile {
 pub struct DirEntry {
     pub name: String,
     pub is_dir: bool,
+    /// Bytes, where the listing carries it (GitHub); 0 on a local directory, whose listing
+    /// would need a stat per file for it.
     pub size: u64,
     /// Known without reading the file on GitHub (listings carry it); `None` where computing it
     /// means hashing the file (local directory): ask `Target::file_sha` for the ones you need.
