@@ -163,6 +163,14 @@ pub fn publish(
         report.results = plan.results;
         Ok(())
     })?;
+    for result in &report.results {
+        if let plan::Outcome::Skipped { reason } = &result.outcome {
+            reporter.event(Event::Warning(&format!(
+                "skipped `{}`: {reason} (--skip-existing)",
+                result.filename
+            )));
+        }
+    }
     Ok(report)
 }
 
