@@ -964,7 +964,7 @@ fn a_killed_run_is_completed_by_running_it_again() {
     // 1. Two wheels; killed once the first one's file is in.
     let a = wheel(&dir, "kill-proj", "1.0");
     let b = wheel(&dir, "kill-proj", "2.0");
-    emu.set_latency(Duration::ZERO, Duration::from_millis(250));
+    emu.set_latency(Duration::ZERO, Duration::from_millis(400));
     let since = emu.commits().len();
     let mut child = spawn_publish(&emu, &[a.path(), b.path()]);
     wait_for_commit(&emu, since, "the first wheel", |c| {
@@ -973,7 +973,7 @@ fn a_killed_run_is_completed_by_running_it_again() {
     child.kill().unwrap();
     child.wait().unwrap();
     // A write already inside the emulator may still land: let it.
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(600));
     let files = emu.files();
     let problems = link_problems(&files);
     assert!(problems.is_empty(), "after the kill: {problems:#?}");
@@ -1008,7 +1008,7 @@ fn a_killed_run_is_completed_by_running_it_again() {
 
     // 2. A new project, killed after its page and before the root page.
     let c = wheel(&dir, "late-proj", "1.0");
-    emu.set_latency(Duration::ZERO, Duration::from_millis(250));
+    emu.set_latency(Duration::ZERO, Duration::from_millis(400));
     let since = emu.commits().len();
     let mut child = spawn_publish(&emu, &[c.path()]);
     wait_for_commit(&emu, since, "the late-proj page", |commit| {
@@ -1016,7 +1016,7 @@ fn a_killed_run_is_completed_by_running_it_again() {
     });
     child.kill().unwrap();
     child.wait().unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(600));
     let files = emu.files();
     assert!(
         link_problems(&files).is_empty(),
