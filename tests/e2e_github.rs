@@ -1307,6 +1307,9 @@ fn a_publish_into_a_large_project_is_cheap_and_complete() {
     emu.reset_requests();
     let run = publish(&emu, &[], &[new.path()]).ok();
     assert!(run.says("published", &new.filename), "{run}");
+    // Every listed file was seen in the folder listing (a listing cut at 1,000 entries would
+    // report the rest missing).
+    assert!(!run.stderr.contains("warning"), "{run}");
     let requests = emu.requests();
     let listing: Vec<String> = requests
         .iter()
@@ -1369,6 +1372,7 @@ fn a_page_over_one_megabyte_is_read_completely() {
     emu.reset_requests();
     let run = publish(&emu, &[], &[new.path()]).ok();
     assert!(run.says("published", &new.filename), "{run}");
+    assert!(!run.stderr.contains("warning"), "{run}");
     println!(
         "publish next to a {page_size}-byte page: {} requests",
         emu.requests().len()
