@@ -74,19 +74,42 @@ pub fn remove(
         let listed = state.page.get(filename).is_some();
         let file_sha = state.sha_of(filename).cloned();
         let metadata_sha = state.sha_of(&metadata).cloned();
-        // After a conflict the earlier attempt may have done part of the work: only a first
-        // attempt that finds nothing is "not there".
-        if !listed && file_sha.is_none() && metadata_sha.is_none() {
+        let mut page = state.page.clone();
+        page.remove(filename);
+        // The project goes away with its last file. The root page is read only then (or when
+        // there is nothing else to do: an interrupted earlier run may have left its link).
+        let nothing_here = !listed && file_sha.is_none() && metadata_sha.is_none();
+        let root = if page.is_empty() {
+            Some(state::read_root(target, reporter).map_err(|source| read_error(target, source))?)
+        } else {
+            None
+        };
+        let root_write = root.as_ref().and_then(|root| {
+            let mut root_page = root.page.clone();
+            root_page.remove(&project).then(|| Write {
+                path: PAGE.to_string(),
+                content: Content::Bytes(root_page.render().into_bytes()),
+                expected: match &root.stored {
+                    Some((sha, _)) => Expected::Sha(sha.clone()),
+                    None => Expected::Absent,
+                },
+                message: format!("Remove {project} from the root page"),
+            })
+        });
+        if nothing_here && (root_write.is_none() || state.stored_page.is_some()) {
+            // After a conflict the earlier attempt may have done all the work: only a first
+            // attempt that finds nothing is "not there".
             return if attempt == 1 {
                 Err(not_on_index(target, filename))
             } else {
                 Ok(Vec::new())
             };
         }
-        let mut writes = Vec::new();
-        let mut page = state.page.clone();
+        // Order keeps every intermediate state valid (a crash leaves an index a re-run
+        // completes): the root stops linking an emptied project before its page goes, and a
+        // page stops listing a file before the file goes.
+        let mut writes: Vec<Write> = root_write.into_iter().collect();
         if listed {
-            page.remove(filename);
             if page.is_empty() {
                 if let Some((sha, _)) = &state.stored_page {
                     writes.push(Write {
@@ -112,23 +135,6 @@ pub fn remove(
                     content: Content::Delete,
                     expected: Expected::Sha(sha),
                     message: format!("Remove {name}"),
-                });
-            }
-        }
-        if page.is_empty() {
-            let root =
-                state::read_root(target, reporter).map_err(|source| read_error(target, source))?;
-            let mut root_page = root.page.clone();
-            if root_page.remove(&project) {
-                let rendered = root_page.render().into_bytes();
-                writes.push(Write {
-                    path: PAGE.to_string(),
-                    content: Content::Bytes(rendered),
-                    expected: match &root.stored {
-                        Some((sha, _)) => Expected::Sha(sha.clone()),
-                        None => Expected::Absent,
-                    },
-                    message: format!("Remove {project} from the root page"),
                 });
             }
         }

@@ -812,20 +812,22 @@ fn a_remove_killed_after_its_first_write_leaves_a_valid_index() {
     assert_rerun_finishes(&emu, &filename);
 }
 
-/// `remove` of a project's last file, killed after the files are deleted but before the root
-/// page is rewritten: the index is valid, and running it again finishes the job (the project
-/// leaves the root page) instead of failing because the file is already gone.
+/// `remove` of a project's last file, killed after the root page and the project page are
+/// gone but before the files are deleted: the index is valid (nothing links the leftover
+/// files), and running it again finishes the job instead of failing because the page is gone.
 #[test]
-fn a_remove_killed_before_its_root_write_is_finished_by_a_rerun() {
+fn a_remove_killed_before_its_file_deletes_is_finished_by_a_rerun() {
     let work = TempDir::new().unwrap();
     let emu = Emulator::start(config());
     let (made, problems, filename) = killed_remove(work.path(), &emu, |c| {
-        c.paths.iter().any(|p| p.ends_with(".whl.metadata"))
+        c.paths.iter().any(|p| p == "lone-proj/index.html")
     });
     assert!(
-        !made.iter().any(|m| m.starts_with("index.html")),
-        "killed too late: {made:#?}"
+        made.iter().any(|m| m.starts_with("index.html")),
+        "the root page must stop linking the project first: {made:#?}"
     );
+    // The file delete may already be in flight when the kill lands; either way the re-run
+    // must finish what is left.
     assert_rerun_finishes(&emu, &filename);
     assert!(
         problems.is_empty(),
