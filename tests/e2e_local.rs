@@ -6,87 +6,27 @@
 //! with its own server (so request logs never mix); the Python venv is shared by the process
 //! and never installed into (installs go to per-test `--target` folders).
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use assert_cmd::Command;
+use common::{
+    LEGACY_INDEX, Run, copy_dir, exec, normalize, snapshot_tree, tool, tool_std, tree_diff,
+};
 use gt4py_testkit::dist_builder::{SdistBuilder, WheelBuilder};
 use gt4py_testkit::http_server::StaticServer;
 use gt4py_testkit::pip::{self, Client, Venv};
 use tempfile::TempDir;
 
-const LEGACY_INDEX: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/legacy-index/gt4py-index"
-);
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Variables that would point the tool at GitHub or hand it a token (CI sets some of them).
-fn leaks_into_tool(key: &str) -> bool {
-    key.starts_with("GT4PY_PUBLISH")
-        || key.starts_with("GITHUB_")
-        || key == "GH_TOKEN"
-        || key == "GH_HOST"
-}
-
-/// The tool, with a clean environment: no token, no GitHub settings leaking in from CI.
-fn tool() -> Command {
-    let mut command = Command::cargo_bin("gt4py-publish").expect("the binary is built");
-    for (key, _) in std::env::vars_os() {
-        if key.to_str().is_some_and(leaks_into_tool) {
-            command.env_remove(key);
-        }
-    }
-    command
-}
-
-/// `std::process::Command` for the binary (for runs that must overlap), environment as [`tool`].
-fn tool_std() -> std::process::Command {
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("gt4py-publish"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_str().is_some_and(leaks_into_tool) {
-            command.env_remove(key);
-        }
-    }
-    command
-}
-
-/// Output of one run of the tool.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 /// `gt4py-publish ARGS... --index-dir INDEX FILES...`
 fn publish(index: &Path, args: &[&str], files: &[PathBuf]) -> Run {
-    let output = tool()
-        .args(args)
-        .arg("--index-dir")
-        .arg(index)
-        .args(files)
-        .output()
-        .expect("the tool runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    exec(tool().args(args).arg("--index-dir").arg(index).args(files))
 }
 
 /// Like [`publish`], and the run must succeed.
@@ -156,23 +96,6 @@ impl Dist {
     }
 }
 
-fn normalize(name: &str) -> String {
-    let mut out = String::new();
-    let mut in_run = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_run {
-                out.push('-');
-            }
-            in_run = true;
-        } else {
-            out.push(c.to_ascii_lowercase());
-            in_run = false;
-        }
-    }
-    out
-}
-
 /// The standard set: two projects (one with a non-normalized name), an epoch version, a local
 /// version, a `py2.py3-none-any` wheel, and sdists (one alone, one next to a wheel of the same
 /// version).
@@ -227,60 +150,6 @@ fn anchors(html: &str) -> Vec<(String, String)> {
         out.push((href, text));
     }
     out
-}
-
-/// Every file and folder below `root`: relative path → (bytes or `None` for a folder, mtime).
-type Tree = BTreeMap<String, (Option<Vec<u8>>, SystemTime)>;
-
-fn snapshot(root: &Path) -> Tree {
-    fn walk(root: &Path, dir: &Path, tree: &mut Tree) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            if meta.is_dir() {
-                tree.insert(rel, (None, meta.modified().unwrap()));
-                walk(root, &path, tree);
-            } else {
-                tree.insert(
-                    rel,
-                    (
-                        Some(std::fs::read(&path).unwrap()),
-                        meta.modified().unwrap(),
-                    ),
-                );
-            }
-        }
-    }
-    let mut tree = Tree::new();
-    if root.exists() {
-        walk(root, root, &mut tree);
-    }
-    tree
-}
-
-/// Files that differ between two snapshots, for assertion messages.
-fn tree_diff(before: &Tree, after: &Tree) -> Vec<String> {
-    let mut diff = Vec::new();
-    for (path, old) in before {
-        match after.get(path) {
-            None => diff.push(format!("removed {path}")),
-            Some(new) if new.0 != old.0 => diff.push(format!("changed bytes {path}")),
-            Some(new) if new.1 != old.1 => diff.push(format!("changed mtime {path}")),
-            Some(_) => {}
-        }
-    }
-    for path in after.keys() {
-        if !before.contains_key(path) {
-            diff.push(format!("added {path}"));
-        }
-    }
-    diff
 }
 
 /// sha256 of a file as lowercase hex, computed by Python (an independent implementation).
@@ -558,7 +427,7 @@ fn republishing_identical_files_changes_nothing() {
     let index = work.path().join("index");
     let files: Vec<PathBuf> = dists.iter().map(|d| d.path.clone()).collect();
     publish_ok(&index, &[], &files);
-    let before = snapshot(&index);
+    let before = snapshot_tree(&index, None);
     // A rewrite within the same clock tick would keep the mtime: make sure one would show.
     std::thread::sleep(Duration::from_millis(50));
 
@@ -573,7 +442,7 @@ fn republishing_identical_files_changes_nothing() {
         );
     }
     assert!(!run.stdout.contains("  published"), "{run}");
-    let after = snapshot(&index);
+    let after = snapshot_tree(&index, None);
     assert!(
         before == after,
         "the index changed: {:?}",
@@ -584,7 +453,7 @@ fn republishing_identical_files_changes_nothing() {
     let mut twice = files.clone();
     twice.push(files[0].clone());
     publish_ok(&index, &["--skip-existing"], &twice);
-    let again = snapshot(&index);
+    let again = snapshot_tree(&index, None);
     assert!(
         before == again,
         "the index changed: {:?}",
@@ -736,19 +605,6 @@ fn legacy_index_is_adopted_without_losing_entries() {
     assert_eq!(venv.import_version("dace", &target).unwrap(), new.version);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
-}
-
 /// `--dry-run` prints the planned writes and writes nothing, on an empty and on a populated
 /// index.
 #[test]
@@ -760,9 +616,9 @@ fn dry_run_writes_nothing() {
     let files: Vec<PathBuf> = dists.iter().map(|d| d.path.clone()).collect();
 
     // Empty index.
-    let before = snapshot(&index);
+    let before = snapshot_tree(&index, None);
     let run = publish_ok(&index, &["--dry-run"], &files);
-    let after = snapshot(&index);
+    let after = snapshot_tree(&index, None);
     assert!(
         before == after,
         "dry run wrote: {:?}",
@@ -810,9 +666,9 @@ fn dry_run_writes_nothing() {
 
     // Populated index, one new file.
     publish_ok(&index, &["-q"], &files[1..]);
-    let before = snapshot(&index);
+    let before = snapshot_tree(&index, None);
     let run = publish_ok(&index, &["--dry-run"], &files);
-    let after = snapshot(&index);
+    let after = snapshot_tree(&index, None);
     assert!(
         before == after,
         "dry run wrote: {:?}",
