@@ -6,11 +6,14 @@
 //! Every test works in its own temporary folder with its own server; the Python venv is shared
 //! by the process and never installed into.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use common::{Run, Tree, copy_dir, exec, snapshot_tree, tool, tree_diff};
 use gt4py_testkit::dist_builder::{SdistBuilder, WheelBuilder};
 use gt4py_testkit::http_server::StaticServer;
 use gt4py_testkit::pip::{self, Client, Venv};
@@ -27,60 +30,6 @@ const LOCK_FILE: &str = ".gt4py-publish.lock";
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// The tool, with a clean environment: no token, no GitHub settings leaking in from CI.
-fn tool() -> Command {
-    let mut command = Command::cargo_bin("gt4py-publish").expect("the binary is built");
-    for (key, _) in std::env::vars_os() {
-        if let Some(key) = key.to_str()
-            && (key.starts_with("GT4PY_PUBLISH")
-                || key.starts_with("GITHUB_")
-                || key == "GH_TOKEN"
-                || key == "GH_HOST")
-        {
-            command.env_remove(key);
-        }
-    }
-    command
-}
-
-/// Output of one run of the tool.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(self.code, Some(0), "expected success:\n{self}");
-        self
-    }
-
-    fn failed(self) -> Run {
-        assert_eq!(self.code, Some(1), "expected exit status 1:\n{self}");
-        self
-    }
-}
-
-fn exec(command: &mut Command) -> Run {
-    let output = command.output().expect("the tool runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 /// `gt4py-publish ARGS... --index-dir INDEX`.
 fn cmd(index: &Path, args: &[&str]) -> Run {
@@ -225,36 +174,9 @@ fn html_unescape(value: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// Every file and folder below `root` (the lock file excepted): relative path → (bytes or
-/// `None` for a folder, mtime).
-type Tree = BTreeMap<String, (Option<Vec<u8>>, SystemTime)>;
-
+/// Every file and folder below `root`, the lock file excepted (see [`snapshot_tree`]).
 fn snapshot(root: &Path) -> Tree {
-    fn walk(root: &Path, dir: &Path, tree: &mut Tree) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if rel == LOCK_FILE {
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            if meta.is_dir() {
-                tree.insert(rel, (None, meta.modified().unwrap()));
-                walk(root, &path, tree);
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                tree.insert(rel, (Some(bytes), meta.modified().unwrap()));
-            }
-        }
-    }
-    let mut tree = Tree::new();
-    if root.exists() {
-        walk(root, root, &mut tree);
-    }
+    let tree = snapshot_tree(root, Some(LOCK_FILE));
     // A rewrite within the same clock tick would keep the mtime: make sure one would show.
     std::thread::sleep(Duration::from_millis(20));
     tree
@@ -262,35 +184,8 @@ fn snapshot(root: &Path) -> Tree {
 
 #[track_caller]
 fn assert_unchanged(before: &Tree, root: &Path, what: &str) {
-    let after = snapshot(root);
-    let mut diff = Vec::new();
-    for (path, old) in before {
-        match after.get(path) {
-            None => diff.push(format!("removed {path}")),
-            Some(new) if new.0 != old.0 => diff.push(format!("changed bytes {path}")),
-            Some(new) if new.1 != old.1 => diff.push(format!("changed mtime {path}")),
-            Some(_) => {}
-        }
-    }
-    for path in after.keys() {
-        if !before.contains_key(path) {
-            diff.push(format!("added {path}"));
-        }
-    }
+    let diff = tree_diff(before, &snapshot(root));
     assert!(diff.is_empty(), "{what} changed the index: {diff:?}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
 }
 
 /// `pip install --dry-run --report -` (or `uv pip install --dry-run`) of `requirement` from
