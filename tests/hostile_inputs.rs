@@ -6,37 +6,18 @@
 //! something — must be byte for byte what it was: validation happens before anything is
 //! written, for every file given.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use common::{LEGACY_INDEX, copy_dir, tool};
 use gt4py_testkit::dist_builder::{
     Method, RawEntry, SdistBuilder, WheelBuilder, core_metadata, record_hash, truncate_file,
     wheel_file,
 };
 use tempfile::TempDir;
-
-const LEGACY_INDEX: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/legacy-index/gt4py-index"
-);
-
-/// The tool, with no GitHub settings leaking in from the environment.
-fn tool() -> Command {
-    let mut command = Command::cargo_bin("gt4py-publish").expect("the binary is built");
-    for (key, _) in std::env::vars_os() {
-        if let Some(key) = key.to_str()
-            && (key.starts_with("GT4PY_PUBLISH")
-                || key.starts_with("GITHUB_")
-                || key == "GH_TOKEN"
-                || key == "GH_HOST")
-        {
-            command.env_remove(key);
-        }
-    }
-    command
-}
 
 /// A temporary folder with `dist/` for the inputs and `index/` seeded with an existing index.
 struct Scene {
@@ -49,7 +30,7 @@ impl Scene {
         fs::create_dir(tmp.path().join("dist")).unwrap();
         let index = tmp.path().join("index");
         if Path::new(LEGACY_INDEX).is_dir() {
-            copy_tree(Path::new(LEGACY_INDEX), &index);
+            copy_dir(Path::new(LEGACY_INDEX), &index);
         } else {
             fs::create_dir_all(index.join("dace")).unwrap();
             fs::write(index.join("index.html"), "<a href=\"dace\">dace</a>\n").unwrap();
@@ -72,19 +53,6 @@ impl Scene {
         let path = self.dist().join(name);
         fs::write(&path, bytes).unwrap();
         path
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
     }
 }
 
