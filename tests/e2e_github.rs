@@ -372,25 +372,7 @@ fn publishes_survive_random_faults_and_converge() {
         vec![wheel(&dir, "faulty", "2.1")],
     ];
     let emu = Emulator::start(config());
-    let kinds = vec![
-        Fault::status(500),
-        Fault::ServerError {
-            status: 502,
-            html: true,
-        },
-        Fault::ServerError {
-            status: 503,
-            html: true,
-        },
-        Fault::TooManyRequests {
-            retry_after_secs: 1,
-        },
-        Fault::SecondaryRateLimit {
-            retry_after_secs: Some(1),
-        },
-        Fault::DropBeforeApply,
-        Fault::DropAfterApply,
-    ];
+    let kinds = random_fault_kinds();
     emu.set_faults(FaultPlan::none().with_random(RandomFaults {
         probability: 0.2,
         faults: kinds.clone(),

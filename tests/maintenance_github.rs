@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::github::*;
 use common::*;
-use github_emulator::{Emulator, Fault, FaultPlan, RandomFaults};
+use github_emulator::{Emulator, FaultPlan, RandomFaults};
 use gt4py_testkit::dist_builder::core_metadata;
 use gt4py_testkit::http_server::StaticServer;
 use gt4py_testkit::pip::{Client, Venv};
@@ -678,25 +678,7 @@ fn maintenance_commands_survive_random_faults() {
     emu.seed(&stray.repo_path(), &std::fs::read(&stray.path).unwrap());
     emu.set_faults(FaultPlan::none().with_random(RandomFaults {
         probability: 0.2,
-        faults: vec![
-            Fault::status(500),
-            Fault::ServerError {
-                status: 502,
-                html: true,
-            },
-            Fault::ServerError {
-                status: 503,
-                html: true,
-            },
-            Fault::TooManyRequests {
-                retry_after_secs: 1,
-            },
-            Fault::SecondaryRateLimit {
-                retry_after_secs: Some(1),
-            },
-            Fault::DropBeforeApply,
-            Fault::DropAfterApply,
-        ],
+        faults: random_fault_kinds(),
         seed: 7,
         methods: Vec::new(),
     }));

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use common::github::{Anchor, anchors_with};
 use common::{Run, Tree, copy_dir, exec, snapshot_tree, tool, tree_diff};
 use gt4py_testkit::dist_builder::{SdistBuilder, WheelBuilder};
 use gt4py_testkit::http_server::StaticServer;
@@ -87,66 +88,12 @@ fn sha_of(path: &Path) -> String {
     sha256_hex(&[path]).remove(0)
 }
 
-/// One `<a>` of a page: its attributes as written (still HTML-escaped) and its text.
-#[derive(Debug)]
-struct Anchor {
-    attrs: BTreeMap<String, String>,
-    text: String,
-}
-
-impl Anchor {
-    fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.get(name).map(String::as_str)
-    }
-
-    fn href(&self) -> &str {
-        self.attr("href").expect("an anchor without href")
-    }
-}
-
 /// The anchors of a page. Small on purpose: it reads the pages this tool writes (double-quoted
 /// attributes) and the legacy ones; a `"` or `>` left unescaped inside a value shows up as a
 /// truncated value or a stray attribute.
 fn anchors(html: &str) -> Vec<Anchor> {
-    let mut out = Vec::new();
-    let mut rest = html;
-    while let Some(start) = rest.find("<a ") {
-        let tag = &rest[start + 3..];
-        let end = tag.find('>').expect("an unterminated <a> tag");
-        let mut source = &tag[..end];
-        let mut attrs = BTreeMap::new();
-        loop {
-            source = source.trim_start();
-            if source.is_empty() {
-                break;
-            }
-            let eq = source
-                .find('=')
-                .unwrap_or_else(|| panic!("an attribute without a value in <a {}>", &tag[..end]));
-            let name = source[..eq].trim().to_ascii_lowercase();
-            let after = &source[eq + 1..];
-            let (value, remaining) = match after.strip_prefix('"') {
-                Some(quoted) => {
-                    let close = quoted.find('"').expect("an unterminated attribute value");
-                    (&quoted[..close], &quoted[close + 1..])
-                }
-                None => {
-                    let close = after.find(char::is_whitespace).unwrap_or(after.len());
-                    (&after[..close], &after[close..])
-                }
-            };
-            attrs.insert(name, value.to_owned());
-            source = remaining;
-        }
-        let body = &tag[end + 1..];
-        let close = body.find("</a>").expect("an <a> without </a>");
-        out.push(Anchor {
-            attrs,
-            text: body[..close].to_owned(),
-        });
-        rest = &body[close..];
-    }
-    out
+    // The text as written, still HTML-escaped.
+    anchors_with(html, str::to_owned)
 }
 
 /// The anchor whose text is `filename`.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use github_emulator::{Config, Emulator};
+use github_emulator::{Config, Emulator, Fault};
 use gt4py_testkit::dist_builder::{SdistBuilder, WheelBuilder};
 use sha2::{Digest, Sha256};
 
@@ -46,6 +46,30 @@ pub fn gh(emu: &Emulator, token: Option<&str>, subcommand: &str) -> Command {
         command.env("GT4PY_PUBLISH_TOKEN", token);
     }
     command
+}
+
+/// The faults the random-fault tests inject: server errors (plain and as HTML pages), primary
+/// and secondary rate limits, and writes dropped before or after they were applied.
+pub fn random_fault_kinds() -> Vec<Fault> {
+    vec![
+        Fault::status(500),
+        Fault::ServerError {
+            status: 502,
+            html: true,
+        },
+        Fault::ServerError {
+            status: 503,
+            html: true,
+        },
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+        Fault::SecondaryRateLimit {
+            retry_after_secs: Some(1),
+        },
+        Fault::DropBeforeApply,
+        Fault::DropAfterApply,
+    ]
 }
 
 /// Polls the branch until a commit made after `since` commits satisfies `landed`.
@@ -178,6 +202,12 @@ impl Anchor {
 
 /// The anchors of a page (double-quoted or bare attribute values; legacy `</br>` is ignored).
 pub fn anchors(html: &str) -> Vec<Anchor> {
+    anchors_with(html, html_unescape)
+}
+
+/// The anchors of a page, each anchor's text passed through `text` (attribute values are
+/// kept as written).
+pub fn anchors_with(html: &str, text: impl Fn(&str) -> String) -> Vec<Anchor> {
     let mut out = Vec::new();
     let mut rest = html;
     while let Some(start) = rest.find("<a ") {
@@ -212,7 +242,7 @@ pub fn anchors(html: &str) -> Vec<Anchor> {
         let close = body.find("</a>").expect("an <a> without </a>");
         out.push(Anchor {
             attrs,
-            text: html_unescape(&body[..close]),
+            text: text(&body[..close]),
         });
         rest = &body[close..];
     }
