@@ -44,20 +44,10 @@ pub fn digest_reader(reader: &mut impl Read, size: u64) -> io::Result<FileDigest
     let mut sha256 = Sha256::new();
     let mut blob = Sha1::new();
     blob.update(format!("blob {size}\0").as_bytes());
-    // 256 KiB: large enough that the SHA-NI kernels, not syscalls, set the pace.
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut seen: u64 = 0;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        sha256.update(&buf[..n]);
-        blob.update(&buf[..n]);
-        seen += n as u64;
-    }
+    let seen = for_each_chunk(reader, |chunk| {
+        sha256.update(chunk);
+        blob.update(chunk);
+    })?;
     if seen != size {
         return Err(io::Error::other(format!(
             "the file changed while it was being read ({size} bytes expected, {seen} read)"
@@ -73,19 +63,26 @@ pub fn digest_reader(reader: &mut impl Read, size: u64) -> io::Result<FileDigest
 /// Sha256 only, for callers that hash a stream of unknown length (entries inside a wheel).
 pub fn sha256_reader(reader: &mut impl Read) -> io::Result<(Vec<u8>, u64)> {
     let mut sha256 = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let seen = for_each_chunk(reader, |chunk| sha256.update(chunk))?;
+    Ok((sha256.finalize().to_vec(), seen))
+}
+
+/// Feeds `reader` to `consume` in chunks until the end; returns the byte count. 256 KiB chunks:
+/// large enough that the SHA-NI kernels, not syscalls, set the pace.
+fn for_each_chunk(reader: &mut impl Read, mut consume: impl FnMut(&[u8])) -> io::Result<u64> {
+    let mut buf = vec![0u8; 256 * 1024];
     let mut seen: u64 = 0;
     loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(seen),
+            Ok(n) => {
+                consume(&buf[..n]);
+                seen += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
-        };
-        sha256.update(&buf[..n]);
-        seen += n as u64;
+        }
     }
-    Ok((sha256.finalize().to_vec(), seen))
 }
 
 /// Lower-case hex of a digest.
