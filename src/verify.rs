@@ -4,10 +4,9 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::io::Read;
 
 use crate::filename::DistFilename;
-use crate::hashing::{hex, sha256_hex};
+use crate::hashing::{hex, sha256_hex, sha256_reader};
 use crate::name::ProjectName;
 use crate::publish::PublishError;
 use crate::report::{Event, Reporter};
@@ -210,24 +209,11 @@ pub fn sha256_of(
     let Some(mut reader) = target.open_file(path)? else {
         return Ok(None);
     };
-    let progress = reporter.transfer(path, 0);
-    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(TargetError::Io {
-                    action: "read",
-                    path: path.into(),
-                    source,
-                });
-            }
-        };
-        sha2::Digest::update(&mut hasher, &buf[..n]);
-        progress.advance(n as u64);
-    }
-    Ok(Some(hex(&sha2::Digest::finalize(hasher))))
+    reporter.event(Event::Detail(&format!("hashing {path}")));
+    let (digest, _) = sha256_reader(&mut reader).map_err(|source| TargetError::Io {
+        action: "read",
+        path: path.into(),
+        source,
+    })?;
+    Ok(Some(hex(&digest)))
 }
