@@ -282,6 +282,7 @@ mod tests {
                 page: RootPage::default(),
                 stored: None,
                 has_nojekyll: false,
+                exists: false,
                 folders: Vec::new(),
             },
             projects: projects

@@ -4,7 +4,7 @@
 //! dropped with a warning — so any folder of distributions can be adopted.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write as _};
+use std::io;
 
 use crate::dist;
 use crate::filename::{DistFilename, DistKind};
@@ -234,22 +234,11 @@ fn extract_metadata(
     let name = path.rsplit('/').next().unwrap_or(path);
     let dir = tempfile_dir().map_err(io_error)?;
     let copy = dir.join(name);
-    {
-        let mut out = std::fs::File::create(&copy).map_err(io_error)?;
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_error(e)),
-            };
-            out.write_all(&buf[..n]).map_err(io_error)?;
-        }
-    }
-    let result = dist::validate(&copy);
+    let copied = std::fs::File::create(&copy).and_then(|mut out| io::copy(&mut reader, &mut out));
+    let result = copied.map(|_| dist::validate(&copy));
+    // The copy goes whatever happened, so no download is left in the temp folder.
     let _ = std::fs::remove_dir_all(&dir);
-    match result {
+    match result.map_err(io_error)? {
         Ok(dist) => Ok(dist.metadata_bytes),
         Err(error) => {
             reporter.event(Event::Warning(&format!(

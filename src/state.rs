@@ -19,6 +19,8 @@ pub struct RootState {
     /// Blob sha and bytes of `index.html` as stored, `None` when there is none yet.
     pub stored: Option<(BlobSha, Vec<u8>)>,
     pub has_nojekyll: bool,
+    /// Whether the index exists at all (a missing folder or empty repository reads as empty).
+    pub exists: bool,
     /// Top-level folders, so a project folder without a root entry is noticed.
     pub folders: Vec<String>,
 }
@@ -66,7 +68,9 @@ pub fn project_path(project: &ProjectName, file: &str) -> String {
 
 pub fn read_root(target: &dyn Target, reporter: &dyn Reporter) -> Result<RootState, StateError> {
     reporter.event(Event::Detail("reading the root of the index"));
-    let listing = target.list_dir("")?.unwrap_or_default();
+    let listing = target.list_dir("")?;
+    let exists = listing.is_some();
+    let listing = listing.unwrap_or_default();
     let has_nojekyll = listing.iter().any(|e| e.name == NOJEKYLL && !e.is_dir);
     let folders = listing
         .iter()
@@ -95,6 +99,7 @@ pub fn read_root(target: &dyn Target, reporter: &dyn Reporter) -> Result<RootSta
         page,
         stored,
         has_nojekyll,
+        exists,
         folders,
     })
 }

@@ -88,8 +88,10 @@ pub fn verify(target: &dyn Target, reporter: &dyn Reporter) -> Result<VerifyRepo
         location: location.clone(),
         source,
     };
-    crate::maintain::require_index(target)?;
     let root = state::read_root(target, reporter).map_err(read_error)?;
+    if !root.exists {
+        return Err(PublishError::NoIndex { location });
+    }
     let mut report = VerifyReport::default();
     if root.stored.is_none() {
         report.problems.push(Problem {

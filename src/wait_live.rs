@@ -58,8 +58,7 @@ pub fn wait_live(
 ) -> Result<(), WaitError> {
     check_url(base_url)?;
     let base = format!("{}/", base_url.trim_end_matches('/'));
-    // https needs a TLS provider; the GitHub client installs the same one (whichever runs first).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::github::client::install_crypto_provider();
     let client = reqwest::blocking::Client::builder()
         .user_agent(concat!("gt4py-publish/", env!("CARGO_PKG_VERSION")))
         .timeout(Duration::from_secs(30))

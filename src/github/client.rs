@@ -224,6 +224,13 @@ enum Failure {
     },
 }
 
+/// Installs the TLS crypto provider (ring) that reqwest needs, built as it is without a bundled
+/// one. Every HTTP client of the tool calls this first; installing twice is harmless (the error
+/// only says one is already in place).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The HTTP client of one repository.
 pub struct ApiClient<'r> {
     http: Client,
@@ -243,9 +250,7 @@ impl<'r> ApiClient<'r> {
         token: Option<&Secret>,
         reporter: &'r dyn Reporter,
     ) -> Result<Self, GitHubError> {
-        // reqwest is built without a bundled crypto provider; installing one twice is harmless
-        // (the error only says another one is already in place).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto_provider();
 
         let mut headers = HeaderMap::new();
         headers.insert(
