@@ -647,7 +647,7 @@ mod tests {
 
     #[test]
     fn parses_every_filename_of_the_legacy_indexes() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let mut seen = 0;
         for index in ["gt4py-index", "test-index"] {
             let page = root

@@ -22,7 +22,7 @@ use tempfile::TempDir;
 
 const LEGACY_TEST_INDEX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/legacy-index/test-index"
+    "/tests/fixtures/legacy-index/test-index"
 );
 
 /// The local target's lock file: created by the first writing run, never part of the index.

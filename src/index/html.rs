@@ -358,7 +358,7 @@ mod tests {
             assert_eq!(extract_own_anchors(&edited), None, "{edited}");
         }
         let legacy =
-            include_str!("../../../shared/fixtures/legacy-index/gt4py-index/dace/index.html");
+            include_str!("../../tests/fixtures/legacy-index/gt4py-index/dace/index.html");
         assert_eq!(extract_own_anchors(legacy), None);
     }
 

@@ -349,7 +349,7 @@ mod tests {
 
     fn fixture(path: &str) -> Vec<u8> {
         let full = format!(
-            "{}/../shared/fixtures/legacy-index/{path}",
+            "{}/tests/fixtures/legacy-index/{path}",
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))

@@ -141,7 +141,7 @@ mod tests {
     fn adopts_the_legacy_root_pages() {
         for path in ["gt4py-index/index.html", "test-index/index.html"] {
             let full = format!(
-                "{}/../shared/fixtures/legacy-index/{path}",
+                "{}/tests/fixtures/legacy-index/{path}",
                 env!("CARGO_MANIFEST_DIR")
             );
             let html = std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"));

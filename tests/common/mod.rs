@@ -19,7 +19,7 @@ use assert_cmd::Command;
 /// The legacy production index written by the old generator.py.
 pub const LEGACY_INDEX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/legacy-index/gt4py-index"
+    "/tests/fixtures/legacy-index/gt4py-index"
 );
 
 // ---------------------------------------------------------------------------------------------

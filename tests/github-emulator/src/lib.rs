@@ -3,7 +3,7 @@
 //! It holds one repository with one branch, runs an HTTP/1.1 server on `127.0.0.1:0` on its own
 //! thread with its own tokio runtime (so plain `#[test]` functions can drive it with a blocking
 //! client), and answers with the status codes, messages and JSON shapes that GitHub documents and
-//! that the recorded responses in `shared/fixtures/github/` show. Every successful write is one
+//! that the recorded responses in `tests/fixtures/github/` show. Every successful write is one
 //! commit with real git object ids: blob shas equal `git hash-object`, tree shas equal
 //! `git write-tree`, so a sha from one endpoint works with every other one.
 //!

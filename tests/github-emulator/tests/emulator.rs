@@ -1,5 +1,5 @@
 //! Behaviour of the emulator over HTTP, and the shapes of its answers compared with GitHub's
-//! recorded responses in `shared/fixtures/github/`.
+//! recorded responses in `tests/fixtures/github/`.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/github/"
+    "/../fixtures/github/"
 );
 
 fn fixture(name: &str) -> Value {
