@@ -897,6 +897,7 @@ fn github_publish_once(emu: &Emulator, dist: &DistFile) -> Result<GitHubRun, Str
         repo: format!("{}/{}", emu.owner(), emu.repo()),
         branch: emu.branch().to_string(),
         token: Some(Secret::new(emu.token())),
+        atomic: false,
     };
     let start = Instant::now();
     let target = GitHubTarget::new(config, &NullReporter).map_err(|e| error_chain(&e))?;

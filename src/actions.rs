@@ -137,6 +137,7 @@ mod tests {
                 },
             ],
             writes: Vec::new(),
+            changes: Default::default(),
             attempts: 1,
         }
     }

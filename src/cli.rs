@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -122,13 +123,13 @@ pub struct PublishArgs {
     #[arg(long, value_name = "URL")]
     pub wait_live: Option<String>,
 
-    /// How long --wait-live waits, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
-    pub wait_timeout: u64,
+    /// How long --wait-live waits, in seconds (at most a day).
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_wait_timeout)]
+    pub wait_timeout: Duration,
 
-    /// How often --wait-live polls, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    pub wait_interval: f64,
+    /// How often --wait-live polls, in seconds (0.05 to 3600).
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_wait_interval)]
+    pub wait_interval: Duration,
 
     #[command(flatten)]
     pub target: TargetArgs,
@@ -180,6 +181,40 @@ pub struct TargetArgs {
     /// GITHUB_TOKEN. It needs Contents: write on the repository (read access for --dry-run).
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+
+    /// Make each run one commit through the Git Data API (one GitHub Pages build, no
+    /// half-published state) instead of one Contents API commit per file.
+    #[arg(
+        long,
+        env = "GT4PY_PUBLISH_ATOMIC",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub atomic: bool,
+}
+
+/// A number of seconds within `min..=max`: NaN, infinities, negative and absurd values are
+/// refused when the command line is read, not found out after a publish.
+fn parse_seconds(text: &str, min: f64, max: f64) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !value.is_finite() {
+        return Err(format!("`{text}` is not a finite number of seconds"));
+    }
+    if !(min..=max).contains(&value) {
+        return Err(format!("{value} s is out of range: give {min} to {max} seconds"));
+    }
+    Duration::try_from_secs_f64(value).map_err(|e| format!("`{text}`: {e}"))
+}
+
+fn parse_wait_timeout(text: &str) -> Result<Duration, String> {
+    parse_seconds(text, 0.0, 86_400.0)
+}
+
+fn parse_wait_interval(text: &str) -> Result<Duration, String> {
+    parse_seconds(text, 0.05, 3_600.0)
 }
 
 /// Subcommand names; anything else in first position means `publish`.
@@ -195,17 +230,35 @@ const SUBCOMMANDS: &[&str] = &[
     "help",
 ];
 
-/// Inserts the implicit `publish` so `gt4py-publish [OPTIONS] FILE...` works as documented.
+/// Options that may come before the command word (`gt4py-publish -v list`): they take no value,
+/// so skipping them finds the command word.
+fn is_global_flag(arg: &str) -> bool {
+    matches!(arg, "--verbose" | "--quiet")
+        || (arg.len() > 1
+            && arg.starts_with('-')
+            && !arg.starts_with("--")
+            && arg[1..].chars().all(|c| c == 'v' || c == 'q'))
+}
+
+/// Inserts the implicit `publish` so `gt4py-publish [OPTIONS] FILE...` works as documented, after
+/// any global flags, so `gt4py-publish -v list` still means `list`.
 pub fn with_default_command(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut args: Vec<OsString> = args.into_iter().collect();
-    let needs_publish = match args.get(1).and_then(|a| a.to_str()) {
-        None => false,
-        Some(first) => {
-            !SUBCOMMANDS.contains(&first) && !matches!(first, "-h" | "--help" | "-V" | "--version")
-        }
+    let first = args
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, a)| !a.to_str().is_some_and(is_global_flag));
+    let needs_publish = match first.map(|(i, a)| (i, a.to_str())) {
+        None => None,
+        // Not UTF-8: a file name, so `publish`.
+        Some((i, None)) => Some(i),
+        Some((i, Some(word))) => (!SUBCOMMANDS.contains(&word)
+            && !matches!(word, "-h" | "--help" | "-V" | "--version"))
+        .then_some(i),
     };
-    if needs_publish {
-        args.insert(1, OsString::from("publish"));
+    if let Some(i) = needs_publish {
+        args.insert(i, OsString::from("publish"));
     }
     args
 }
@@ -244,6 +297,85 @@ mod tests {
             parse(&["gt4py-publish", "publish", "--dry-run", "a.whl"]).command,
             Command::Publish(PublishArgs { dry_run: true, .. })
         ));
+    }
+
+    #[test]
+    fn global_flags_may_come_before_the_command_word() {
+        for args in [
+            &["gt4py-publish", "-v", "list", "--index-dir", "x"][..],
+            &["gt4py-publish", "--verbose", "list", "--index-dir", "x"],
+            &["gt4py-publish", "-q", "-v", "list", "--index-dir", "x"],
+            &["gt4py-publish", "list", "-v", "--index-dir", "x"],
+        ] {
+            let cli = Cli::try_parse_from(with_default_command(args.iter().map(OsString::from)));
+            // -q and -v conflict; every other line lists.
+            if args.contains(&"-q") {
+                assert!(cli.is_err());
+                continue;
+            }
+            let cli = cli.unwrap();
+            assert!(matches!(cli.command, Command::List(_)), "{args:?}");
+            assert!(cli.output.verbose, "{args:?}");
+        }
+        let cli = parse(&["gt4py-publish", "-q", "--index-dir", "x", "a.whl"]);
+        assert!(cli.output.quiet);
+        assert!(matches!(cli.command, Command::Publish(_)));
+        assert!(matches!(
+            parse(&["gt4py-publish", "-v", "a.whl"]).command,
+            Command::Publish(_)
+        ));
+    }
+
+    #[test]
+    fn seconds_refuse_nan_infinities_negatives_and_absurd_values() {
+        for bad in ["nan", "NaN", "inf", "-inf", "-1", "1e300", "abc", "", "0.001", "86401"] {
+            let result = Cli::try_parse_from([
+                "gt4py-publish",
+                "publish",
+                "--wait-interval",
+                bad,
+                "--wait-timeout",
+                "60",
+                "a.whl",
+            ]);
+            let timeout = Cli::try_parse_from([
+                "gt4py-publish",
+                "publish",
+                "--wait-timeout",
+                bad,
+                "a.whl",
+            ]);
+            assert!(result.is_err(), "--wait-interval {bad:?}");
+            if !matches!(bad, "0.001") {
+                assert!(timeout.is_err(), "--wait-timeout {bad:?}");
+            }
+        }
+        let Command::Publish(args) = parse(&[
+            "gt4py-publish",
+            "--wait-interval",
+            "0.5",
+            "--wait-timeout",
+            "30",
+            "a.whl",
+        ])
+        .command
+        else {
+            panic!("expected publish")
+        };
+        assert_eq!(args.wait_interval, Duration::from_millis(500));
+        assert_eq!(args.wait_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn atomic_is_a_flag_and_an_environment_variable() {
+        let publish = |cli: Cli| match cli.command {
+            Command::Publish(args) => args,
+            other => panic!("expected publish, got {other:?}"),
+        };
+        let args = publish(parse(&["gt4py-publish", "--atomic", "a.whl"]));
+        assert!(args.target.atomic);
+        assert_eq!(args.files, [PathBuf::from("a.whl")]);
+        assert!(!publish(parse(&["gt4py-publish", "a.whl"])).target.atomic);
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //! so nothing below `main` prints.
 
 pub mod actions;
+pub mod backoff;
+pub mod change;
 pub mod cli;
 pub mod dist;
+pub mod engine;
 pub mod filename;
 pub mod github;
 pub mod hashing;

@@ -2,6 +2,7 @@
 //! causes (cargo style), and map the outcome to an exit code.
 
 use std::error::Error;
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     match run(cli, reporter.as_ref(), &mut stdout) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is_closed_pipe() => ExitCode::SUCCESS,
         Err(error) => {
             drop(stdout);
             render(&error, in_actions);
@@ -46,7 +48,8 @@ fn render(error: &RunError, in_actions: bool) {
         for refused in errors {
             print_chain(refused);
             if in_actions {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "::error file={}::{}",
                     escape_workflow_property(&refused.path.display().to_string()),
                     escape_workflow_data(&chain_text(refused))
@@ -54,7 +57,11 @@ fn render(error: &RunError, in_actions: bool) {
             }
         }
     } else if in_actions {
-        eprintln!("::error::{}", escape_workflow_data(&chain_text(error)));
+        let _ = writeln!(
+            std::io::stderr(),
+            "::error::{}",
+            escape_workflow_data(&chain_text(error))
+        );
     }
     print_chain(error);
 }
@@ -71,14 +78,15 @@ fn chain_text(error: &dyn Error) -> String {
 }
 
 fn print_chain(error: &dyn Error) {
-    eprintln!("error: {error}");
+    // Written, not `eprintln!`: a closed stderr must not turn an error into a panic.
+    let mut text = format!("error: {error}\n");
     let mut source = error.source();
     if source.is_some() {
-        eprintln!();
-        eprintln!("Caused by:");
+        text.push_str("\nCaused by:\n");
     }
     while let Some(cause) = source {
-        eprintln!("  {cause}");
+        text.push_str(&format!("  {cause}\n"));
         source = cause.source();
     }
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }

@@ -1,16 +1,105 @@
-//! Maintenance of published files: yank / unyank (PEP 592) and remove. Each is a read → plan →
-//! apply step under the same compare-and-swap and re-plan rules as publishing.
+//! Maintenance of published files: yank / unyank (PEP 592) and remove. Each is a pure planner
+//! over what the snapshot shows (unit-tested without I/O) run by the commit engine under the
+//! same compare-and-swap and re-plan rules as publishing.
 
+use crate::change::{Change, ChangeSet, Content, Expected};
+use crate::engine::{self, Planned, PublishError};
 use crate::filename::DistFilename;
-use crate::index::ProjectPage;
-use crate::plan::{Content, Write};
-use crate::publish::{self, PublishError};
+use crate::name::ProjectName;
+use crate::plan::{project_page_change, root_page_change};
 use crate::report::Reporter;
-use crate::state::{self, PAGE, project_path};
-use crate::target::{Expected, Target};
+use crate::state::{self, ProjectState, RootState, project_path};
+use crate::target::Target;
 
 /// What a maintenance command changed, as (path, message) writes.
 pub type Changes = Vec<(String, String)>;
+
+/// What a maintenance planner found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaintenancePlan {
+    /// The file is not on the index (not listed, not stored).
+    NotThere,
+    /// These changes (empty: already in the wanted state).
+    Changes(ChangeSet),
+}
+
+/// Plans marking `filename` yanked (`Some(reason)`, `""` for none) or not yanked (`None`).
+pub fn plan_set_yanked(
+    project: &ProjectState,
+    filename: &str,
+    reason: Option<&str>,
+) -> MaintenancePlan {
+    let Some(entry) = project.page.get(filename) else {
+        return MaintenancePlan::NotThere;
+    };
+    let title = match reason {
+        Some("") => format!("Yank {filename}"),
+        Some(reason) => format!("Yank {filename}: {reason}"),
+        None => format!("Unyank {filename}"),
+    };
+    let mut changes = ChangeSet::new(title.clone());
+    let wanted = reason.map(str::to_string);
+    if entry.yanked != wanted {
+        let mut entry = entry.clone();
+        entry.yanked = wanted;
+        let mut page = project.page.clone();
+        page.upsert(entry);
+        changes.changes.extend(project_page_change(project, &page, title));
+    }
+    MaintenancePlan::Changes(changes)
+}
+
+/// Plans removing `filename` and its `.metadata`. The page stops listing the file before it
+/// goes, and a project left empty leaves the root page. Its page stays, empty: deleting it would
+/// let a concurrent writer holding the old page's sha create it again (GitHub ignores a stale
+/// `sha` on a path that does not exist), listing the files just deleted.
+///
+/// `root` is needed only when the project's page ends up empty (pass `None` otherwise).
+pub fn plan_remove(
+    project: &ProjectState,
+    root: Option<&RootState>,
+    filename: &str,
+) -> MaintenancePlan {
+    let name = project.page.project().clone();
+    let metadata = format!("{filename}.metadata");
+    let listed = project.page.get(filename).is_some();
+    let file_sha = project.sha_of(filename);
+    let metadata_sha = project.sha_of(&metadata);
+    let mut page = project.page.clone();
+    page.remove(filename);
+    let root_change = match root {
+        Some(root) if page.is_empty() => {
+            let mut root_page = root.page.clone();
+            root_page.remove(&name);
+            root_page_change(root, &root_page, &format!("Remove {name} from the root page"))
+        }
+        _ => None,
+    };
+    if !listed && file_sha.is_none() && metadata_sha.is_none() && root_change.is_none() {
+        return MaintenancePlan::NotThere;
+    }
+    let mut changes = ChangeSet::new(format!("Remove {filename}"));
+    if listed {
+        let message = if page.is_empty() {
+            format!("Remove {filename}: {name} has no files left")
+        } else {
+            format!("Remove {filename} from the {name} page")
+        };
+        changes.changes.extend(project_page_change(project, &page, message));
+    }
+    changes.changes.extend(root_change);
+    for (file, sha) in [(filename, file_sha), (metadata.as_str(), metadata_sha)] {
+        if let Some(sha) = sha {
+            changes.push(Change {
+                path: project_path(&name, file),
+                content: Content::Delete,
+                expected: Expected::Sha(sha.clone()),
+                message: format!("Remove {file}"),
+            });
+        }
+    }
+    MaintenancePlan::Changes(changes)
+}
 
 /// Marks a file yanked (`Some(reason)`, `""` for none) or not yanked (`None`).
 pub fn set_yanked(
@@ -31,33 +120,17 @@ pub fn set_yanked(
     }
     require_index(target)?;
     let _lock = lock(target)?;
-    publish::converge(target, reporter, |_| {
-        let state = read(target, &project, reporter)?;
-        let Some(entry) = state.page.get(filename) else {
-            return Err(not_on_index(target, filename));
-        };
-        let mut entry = entry.clone();
-        let wanted = reason.map(str::to_string);
-        if entry.yanked == wanted {
-            return Ok(Vec::new());
+    let converged = engine::converge(target, reporter, false, |_| {
+        let state = read(target, &project, &[], reporter)?;
+        match plan_set_yanked(&state, filename, reason) {
+            MaintenancePlan::NotThere => Err(not_on_index(target, filename)),
+            MaintenancePlan::Changes(changes) => Ok(Planned { changes, value: () }),
         }
-        entry.yanked = wanted;
-        let mut page = state.page.clone();
-        page.upsert(entry);
-        let message = match reason {
-            Some("") => format!("Yank {filename}"),
-            Some(reason) => format!("Yank {filename}: {reason}"),
-            None => format!("Unyank {filename}"),
-        };
-        let writes = vec![page_write(&project, &page, &state, message)];
-        let mut done = Vec::new();
-        publish::apply(target, &[], &writes, reporter, &mut done)?;
-        Ok(done)
-    })
+    })?;
+    Ok(converged.done)
 }
 
-/// Deletes a file and its `.metadata` and drops it from the pages. The page goes first, so no
-/// page ever links a file that is gone; a project left empty leaves the root page too.
+/// Deletes a file and its `.metadata` and drops it from the pages.
 pub fn remove(
     target: &dyn Target,
     filename: &str,
@@ -67,81 +140,29 @@ pub fn remove(
     let project = parsed.project().clone();
     require_index(target)?;
     let _lock = lock(target)?;
-    let metadata = format!("{filename}.metadata");
-    publish::converge(target, reporter, |attempt| {
-        let wanted = [filename.to_string(), metadata.clone()];
-        let state = read_with(target, &project, &wanted, reporter)?;
-        let listed = state.page.get(filename).is_some();
-        let file_sha = state.sha_of(filename).cloned();
-        let metadata_sha = state.sha_of(&metadata).cloned();
-        let mut page = state.page.clone();
-        page.remove(filename);
-        // The project goes away with its last file. The root page is read only then (or when
-        // there is nothing else to do: an interrupted earlier run may have left its link).
-        let nothing_here = !listed && file_sha.is_none() && metadata_sha.is_none();
-        let root = if page.is_empty() {
-            Some(state::read_root(target, reporter).map_err(|source| read_error(target, source))?)
+    let wanted = [filename.to_string(), format!("{filename}.metadata")];
+    let converged = engine::converge(target, reporter, false, |attempt| {
+        let state = read(target, &project, &wanted, reporter)?;
+        let mut remaining = state.page.clone();
+        remaining.remove(filename);
+        // The root page is read only when the project may leave it.
+        let root = if remaining.is_empty() {
+            Some(state::read_root(target, reporter).map_err(|e| PublishError::read(target, e))?)
         } else {
             None
         };
-        let root_write = root.as_ref().and_then(|root| {
-            let mut root_page = root.page.clone();
-            root_page.remove(&project).then(|| Write {
-                path: PAGE.to_string(),
-                content: Content::Bytes(root_page.render().into_bytes()),
-                expected: match &root.stored {
-                    Some((sha, _)) => Expected::Sha(sha.clone()),
-                    None => Expected::Absent,
-                },
-                message: format!("Remove {project} from the root page"),
-            })
-        });
-        if nothing_here && (root_write.is_none() || state.stored_page.is_some()) {
+        match plan_remove(&state, root.as_ref(), filename) {
             // After a conflict the earlier attempt may have done all the work: only a first
             // attempt that finds nothing is "not there".
-            return if attempt == 1 {
-                Err(not_on_index(target, filename))
-            } else {
-                Ok(Vec::new())
-            };
+            MaintenancePlan::NotThere if attempt == 1 => Err(not_on_index(target, filename)),
+            MaintenancePlan::NotThere => Ok(Planned {
+                changes: ChangeSet::new("nothing left to remove"),
+                value: (),
+            }),
+            MaintenancePlan::Changes(changes) => Ok(Planned { changes, value: () }),
         }
-        // Order keeps every intermediate state valid (a crash leaves an index a re-run
-        // completes): the root stops linking an emptied project before its page goes, and a
-        // page stops listing a file before the file goes.
-        let mut writes: Vec<Write> = root_write.into_iter().collect();
-        if listed {
-            if page.is_empty() {
-                if let Some((sha, _)) = &state.stored_page {
-                    writes.push(Write {
-                        path: project_path(&project, PAGE),
-                        content: Content::Delete,
-                        expected: Expected::Sha(sha.clone()),
-                        message: format!("Remove {filename}: {project} has no files left"),
-                    });
-                }
-            } else {
-                writes.push(page_write(
-                    &project,
-                    &page,
-                    &state,
-                    format!("Remove {filename} from the {project} page"),
-                ));
-            }
-        }
-        for (name, sha) in [(filename, file_sha), (metadata.as_str(), metadata_sha)] {
-            if let Some(sha) = sha {
-                writes.push(Write {
-                    path: project_path(&project, name),
-                    content: Content::Delete,
-                    expected: Expected::Sha(sha),
-                    message: format!("Remove {name}"),
-                });
-            }
-        }
-        let mut done = Vec::new();
-        publish::apply(target, &[], &writes, reporter, &mut done)?;
-        Ok(done)
-    })
+    })?;
+    Ok(converged.done)
 }
 
 /// Fails when there is no index at all (a mistyped `--index-dir`, an empty repository), so a
@@ -152,7 +173,7 @@ pub fn require_index(target: &dyn Target) -> Result<(), PublishError> {
         Ok(None) => Err(PublishError::NoIndex {
             location: target.location(),
         }),
-        Err(source) => Err(read_error(target, source.into())),
+        Err(source) => Err(PublishError::read(target, source)),
     }
 }
 
@@ -178,44 +199,12 @@ fn not_on_index(target: &dyn Target, filename: &str) -> PublishError {
     }
 }
 
-fn read_error(target: &dyn Target, source: state::StateError) -> PublishError {
-    PublishError::Read {
-        location: target.location(),
-        source,
-    }
-}
-
 fn read(
     target: &dyn Target,
-    project: &crate::name::ProjectName,
-    reporter: &dyn Reporter,
-) -> Result<state::ProjectState, PublishError> {
-    read_with(target, project, &[], reporter)
-}
-
-fn read_with(
-    target: &dyn Target,
-    project: &crate::name::ProjectName,
+    project: &ProjectName,
     wanted: &[String],
     reporter: &dyn Reporter,
-) -> Result<state::ProjectState, PublishError> {
+) -> Result<ProjectState, PublishError> {
     state::read_project(target, project, wanted, reporter)
-        .map_err(|source| read_error(target, source))
-}
-
-fn page_write(
-    project: &crate::name::ProjectName,
-    page: &ProjectPage,
-    state: &state::ProjectState,
-    message: String,
-) -> Write {
-    Write {
-        path: project_path(project, PAGE),
-        content: Content::Bytes(page.render().into_bytes()),
-        expected: match &state.stored_page {
-            Some((sha, _)) => Expected::Sha(sha.clone()),
-            None => Expected::Absent,
-        },
-        message,
-    }
+        .map_err(|source| PublishError::read(target, source))
 }

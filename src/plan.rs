@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::change::{Change, ChangeSet, Content, Expected, LocalFile};
 use crate::dist::DistFile;
 use crate::hashing::{git_blob_sha, sha256_hex};
 use crate::index::FileEntry;
 use crate::name::ProjectName;
 use crate::state::{NOJEKYLL, PAGE, ProjectState, RootState, project_path};
-use crate::target::Expected;
 
 /// What a run decided for one distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,28 +30,9 @@ pub struct FileResult {
     pub outcome: Outcome,
 }
 
-/// The bytes of a write.
-#[derive(Debug, Clone)]
-pub enum Content {
-    /// The distribution at this index of the run's list, streamed from disk.
-    Dist(usize),
-    Bytes(Vec<u8>),
-    /// Remove the file (`expected` names the blob it must still be).
-    Delete,
-}
-
-#[derive(Debug, Clone)]
-pub struct Write {
-    pub path: String,
-    pub content: Content,
-    pub expected: Expected,
-    /// Commit message on targets with history.
-    pub message: String,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    pub writes: Vec<Write>,
+    pub changes: ChangeSet,
     pub results: Vec<FileResult>,
 }
 
@@ -86,21 +67,19 @@ pub fn plan_publish(
     state: &IndexState,
     options: PlanOptions,
 ) -> Result<Plan, PlanError> {
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        changes: ChangeSet::new(publish_title(dists)),
+        results: Vec::new(),
+    };
     if !state.root.has_nojekyll {
-        plan.writes.push(Write {
-            path: NOJEKYLL.to_string(),
-            content: Content::Bytes(Vec::new()),
-            expected: Expected::Absent,
-            message: "Serve the index as is (no Jekyll)".to_string(),
-        });
+        plan.changes.push(nojekyll());
     }
     let mut pages = Vec::new();
     let mut root = state.root.page.clone();
     for (project, project_state) in &state.projects {
         let mut page = project_state.page.clone();
         let mut added = Vec::new();
-        for (index, dist) in dists.iter().enumerate() {
+        for dist in dists {
             if dist.filename.project() != project {
                 continue;
             }
@@ -139,26 +118,19 @@ pub fn plan_publish(
 
             let mut wrote = false;
             // The file itself: missing, or (page says ours, bytes say otherwise) damaged.
-            match stored_sha {
-                Some(sha) if *sha == dist.digests.blob_sha => {}
-                Some(sha) => {
-                    plan.writes.push(Write {
-                        path: project_path(project, filename),
-                        content: Content::Dist(index),
-                        expected: Expected::Sha(sha.clone()),
-                        message: format!("Repair {project} {version} ({filename})"),
-                    });
-                    wrote = true;
-                }
-                None => {
-                    plan.writes.push(Write {
-                        path: project_path(project, filename),
-                        content: Content::Dist(index),
-                        expected: Expected::Absent,
-                        message: format!("Publish {project} {version} ({filename})"),
-                    });
-                    wrote = true;
-                }
+            if stored_sha != Some(&dist.digests.blob_sha) {
+                let verb = if stored_sha.is_some() { "Repair" } else { "Publish" };
+                plan.changes.push(Change {
+                    path: project_path(project, filename),
+                    content: Content::File(LocalFile {
+                        path: dist.path.clone(),
+                        len: dist.digests.size,
+                        blob_sha: dist.digests.blob_sha.clone(),
+                    }),
+                    expected: Expected::from_sha(stored_sha),
+                    message: format!("{verb} {project} {version} ({filename})"),
+                });
+                wrote = true;
             }
             let mut metadata_sha256 = None;
             if let Some(metadata) = &dist.metadata_bytes {
@@ -170,7 +142,7 @@ pub fn plan_publish(
                     None => Some(Expected::Absent),
                 };
                 if let Some(expected) = expected {
-                    plan.writes.push(Write {
+                    plan.changes.push(Change {
                         path: project_path(project, &name),
                         content: Content::Bytes(metadata.to_vec()),
                         expected,
@@ -204,43 +176,87 @@ pub fn plan_publish(
                 },
             });
         }
-        let rendered = page.render().into_bytes();
-        let stored = project_state.stored_page.as_ref();
-        if stored.map(|(_, bytes)| bytes) != Some(&rendered) {
-            let message = if added.is_empty() {
-                format!("Rewrite the {project} page")
-            } else {
-                format!("Update the {project} page: add {}", added.join(", "))
-            };
-            pages.push(Write {
-                path: project_path(project, PAGE),
-                content: Content::Bytes(rendered),
-                expected: expected_for(stored.map(|(sha, _)| sha)),
-                message,
-            });
-        }
+        let message = if added.is_empty() {
+            format!("Rewrite the {project} page")
+        } else {
+            format!("Update the {project} page: add {}", added.join(", "))
+        };
+        pages.extend(project_page_change(project_state, &page, message));
         root.insert(project.clone());
     }
     // Pages after every file they list, so no page ever links a file that is not there yet.
-    plan.writes.extend(pages);
-    let rendered = root.render().into_bytes();
-    let stored = state.root.stored.as_ref();
-    if stored.map(|(_, bytes)| bytes) != Some(&rendered) {
-        plan.writes.push(Write {
-            path: PAGE.to_string(),
-            content: Content::Bytes(rendered),
-            expected: expected_for(stored.map(|(sha, _)| sha)),
-            message: "Update the root page".to_string(),
-        });
+    plan.changes.changes.extend(pages);
+    if let Some(change) = root_page_change(&state.root, &root, "Update the root page") {
+        plan.changes.push(change);
     }
     Ok(plan)
 }
 
-fn expected_for(sha: Option<&String>) -> Expected {
-    match sha {
-        Some(sha) => Expected::Sha(sha.clone()),
-        None => Expected::Absent,
+/// The title of a publish commit: the one project and version, or counts.
+fn publish_title(dists: &[DistFile]) -> String {
+    let mut versions: Vec<(String, String)> = dists
+        .iter()
+        .map(|d| (d.filename.project().to_string(), d.filename.version().to_string()))
+        .collect();
+    versions.dedup();
+    match versions.as_slice() {
+        [(project, version)] => format!(
+            "Publish {project} {version} ({} file{})",
+            dists.len(),
+            if dists.len() == 1 { "" } else { "s" }
+        ),
+        _ => format!(
+            "Publish {} files ({})",
+            dists.len(),
+            versions
+                .iter()
+                .map(|(p, v)| format!("{p} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
+}
+
+/// The empty `.nojekyll` file: GitHub Pages then serves the index as it is.
+pub fn nojekyll() -> Change {
+    Change {
+        path: NOJEKYLL.to_string(),
+        content: Content::Bytes(Vec::new()),
+        expected: Expected::Absent,
+        message: "Serve the index as is (no Jekyll)".to_string(),
+    }
+}
+
+/// The write of the root page when `page` renders differently from what is stored.
+pub fn root_page_change(
+    root: &RootState,
+    page: &crate::index::RootPage,
+    message: &str,
+) -> Option<Change> {
+    let rendered = page.render().into_bytes();
+    let stored = root.stored.as_ref();
+    (stored.map(|(_, bytes)| bytes) != Some(&rendered)).then(|| Change {
+        path: PAGE.to_string(),
+        content: Content::Bytes(rendered),
+        expected: Expected::from_sha(stored.map(|(sha, _)| sha)),
+        message: message.to_string(),
+    })
+}
+
+/// The write of a project page when `page` renders differently from what is stored.
+pub fn project_page_change(
+    project: &ProjectState,
+    page: &crate::index::ProjectPage,
+    message: String,
+) -> Option<Change> {
+    let rendered = page.render().into_bytes();
+    let stored = project.stored_page.as_ref();
+    (stored.map(|(_, bytes)| bytes) != Some(&rendered)).then(|| Change {
+        path: project_path(page.project(), PAGE),
+        content: Content::Bytes(rendered),
+        expected: Expected::from_sha(stored.map(|(sha, _)| sha)),
+        message,
+    })
 }
 
 #[cfg(test)]
@@ -305,11 +321,11 @@ mod tests {
 
     /// The state a target would show after `plan` was applied to `state`.
     fn applied(mut state: IndexState, plan: &Plan, dists: &[DistFile]) -> IndexState {
-        for write in &plan.writes {
+        for write in &plan.changes.changes {
             let bytes = match &write.content {
                 Content::Bytes(b) => b.clone(),
-                Content::Dist(i) => {
-                    let dist = &dists[*i];
+                Content::File(file) => {
+                    let dist = dists.iter().find(|d| d.path == file.path).unwrap();
                     let project = state.projects.get_mut(dist.filename.project()).unwrap();
                     let name = dist.filename.as_str().to_string();
                     project
@@ -364,7 +380,7 @@ mod tests {
     }
 
     fn paths(plan: &Plan) -> Vec<&str> {
-        plan.writes.iter().map(|w| w.path.as_str()).collect()
+        plan.changes.changes.iter().map(|w| w.path.as_str()).collect()
     }
 
     #[test]
@@ -392,9 +408,9 @@ mod tests {
                 "index.html",
             ]
         );
-        assert!(plan.writes.iter().all(|w| w.expected == Expected::Absent));
+        assert!(plan.changes.changes.iter().all(|w| w.expected == Expected::Absent));
         assert_eq!(
-            plan.writes[1].message,
+            plan.changes.changes[1].message,
             "Publish dace 43!2026.2.3 (dace-43!2026.2.3-py3-none-any.whl)"
         );
         assert!(plan.results.iter().all(|r| r.outcome == Outcome::Published));
@@ -407,7 +423,7 @@ mod tests {
         let plan = plan_publish(&dists, &state, PlanOptions::default()).unwrap();
         let state = applied(state, &plan, &dists);
         let again = plan_publish(&dists, &state, PlanOptions::default()).unwrap();
-        assert!(again.writes.is_empty(), "{:?}", paths(&again));
+        assert!(again.changes.is_empty(), "{:?}", paths(&again));
         assert_eq!(again.results[0].outcome, Outcome::AlreadyPresent);
     }
 
@@ -437,7 +453,7 @@ mod tests {
             ],
             "the root page already lists dace and must not be rewritten"
         );
-        assert_eq!(plan.writes[2].expected, Expected::Sha(page_sha));
+        assert_eq!(plan.changes.changes[2].expected, Expected::Sha(page_sha));
         let state = applied(state, &plan, &second);
         let page = &state.projects.values().next().unwrap().page;
         let names: Vec<_> = page.entries().map(|e| e.filename.as_str()).collect();
@@ -468,7 +484,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(plan.writes.is_empty(), "{:?}", paths(&plan));
+        assert!(plan.changes.changes.is_empty(), "{:?}", paths(&plan));
         assert!(matches!(plan.results[0].outcome, Outcome::Skipped { .. }));
     }
 
@@ -478,7 +494,7 @@ mod tests {
         let state = empty_index(&["dace"]);
         let mut plan = plan_publish(&dists, &state, PlanOptions::default()).unwrap();
         // The run died after writing .nojekyll and the wheel.
-        plan.writes.truncate(2);
+        plan.changes.changes.truncate(2);
         let state = applied(state, &plan, &dists);
         let rest = plan_publish(&dists, &state, PlanOptions::default()).unwrap();
         assert_eq!(

@@ -2,63 +2,199 @@
 //! Hashes already on a page are kept (only unknown files are hashed), yanks and Requires-Python
 //! survive, a wheel without a `.metadata` file gets one, and entries whose file is gone are
 //! dropped with a warning — so any folder of distributions can be adopted.
+//!
+//! Each attempt gathers facts from the snapshot (listings, pages, hashes of unknown files and
+//! the METADATA of wheels without a `.metadata` file, on every core), then [`plan_regenerate`],
+//! a pure function, turns them into one change set.
 
 use std::collections::BTreeMap;
 use std::io;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::change::{Change, ChangeSet, Content, Expected};
 use crate::dist;
+use crate::engine::{self, Planned, PublishError};
 use crate::filename::{DistFilename, DistKind};
 use crate::hashing::sha256_hex;
 use crate::index::{FileEntry, ProjectPage};
 use crate::metadata::CoreMetadata;
 use crate::name::ProjectName;
-use crate::plan::{Content, Write};
-use crate::publish::{self, PublishError};
+use crate::plan::{nojekyll, project_page_change, root_page_change};
 use crate::report::{Event, Reporter};
-use crate::state::{self, NOJEKYLL, PAGE, project_path};
-use crate::target::{Expected, Target, TargetError};
+use crate::state::{self, PAGE, ProjectState, RootState, project_path};
+use crate::target::{Target, TargetError};
 use crate::verify::sha256_of;
 
 /// What `regenerate` did: (path, message) per write.
 pub type Changes = Vec<(String, String)>;
+
+/// What the snapshot shows of one distribution file that its page does not already say.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileFacts {
+    /// sha256 of the file, when the page does not know it. `None`: the file vanished while it
+    /// was being read, so it is not listed (a page never carries an empty hash).
+    pub sha256: Option<String>,
+    /// The METADATA of a wheel that has no `.metadata` file (`None`: not a valid wheel).
+    pub extracted_metadata: Option<Vec<u8>>,
+    /// The bytes of the existing `.metadata` file, when the page does not know its hash.
+    pub stored_metadata: Option<Vec<u8>>,
+}
+
+/// One project folder as the planner sees it.
+#[derive(Debug, Clone)]
+pub struct ProjectFacts {
+    pub state: ProjectState,
+    /// Facts per filename, for the files that needed any.
+    pub files: BTreeMap<String, FileFacts>,
+}
+
+/// What regenerating found: the change set, and what to warn about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegeneratePlan {
+    pub changes: ChangeSet,
+    pub warnings: Vec<String>,
+}
+
+/// Rebuilds every page from `projects` (the folders that are normalized project names).
+pub fn plan_regenerate(root: &RootState, projects: &[ProjectFacts]) -> RegeneratePlan {
+    let mut plan = RegeneratePlan {
+        changes: ChangeSet::new("Regenerate the index pages"),
+        warnings: Vec::new(),
+    };
+    if !root.has_nojekyll {
+        plan.changes.push(nojekyll());
+    }
+    let mut metadata_writes = Vec::new();
+    let mut pages = Vec::new();
+    let mut root_page = root.page.clone();
+    for facts in projects {
+        let current = &facts.state;
+        let project = current.page.project().clone();
+        let mut page = ProjectPage::new(project.clone());
+        for (name, entry) in &current.files {
+            if entry.is_dir || name == PAGE {
+                continue;
+            }
+            let Ok(filename) = DistFilename::parse(name) else {
+                continue;
+            };
+            if filename.project() != &project {
+                plan.warnings.push(format!(
+                    "{}: belongs to project `{}`, not `{project}`; not listed",
+                    project_path(&project, name),
+                    filename.project()
+                ));
+                continue;
+            }
+            let known = current.page.get(name);
+            let fact = facts.files.get(name);
+            let sha256 = known
+                .and_then(|e| e.sha256.clone())
+                .or_else(|| fact.and_then(|f| f.sha256.clone()))
+                .filter(|sha| is_sha256(sha));
+            let Some(sha256) = sha256 else {
+                plan.warnings.push(format!(
+                    "{}: could not be hashed (it vanished while being read); not listed",
+                    project_path(&project, name)
+                ));
+                continue;
+            };
+            let mut file_entry = FileEntry::new(name.clone(), Some(sha256));
+            file_entry.yanked = known.and_then(|e| e.yanked.clone());
+            file_entry.requires_python = known.and_then(|e| e.requires_python.clone());
+            if filename.kind() == DistKind::Wheel {
+                let metadata_name = format!("{name}.metadata");
+                let metadata = if current.has_file(&metadata_name) {
+                    match (known.and_then(|e| e.metadata_sha256.clone()), fact) {
+                        (Some(sha), _) => Some((sha, None)),
+                        (None, Some(FileFacts {
+                            stored_metadata: Some(bytes),
+                            ..
+                        })) => Some((sha256_hex(bytes), Some(bytes))),
+                        _ => None,
+                    }
+                } else {
+                    match fact.and_then(|f| f.extracted_metadata.as_ref()) {
+                        Some(bytes) => {
+                            metadata_writes.push(Change {
+                                path: project_path(&project, &metadata_name),
+                                content: Content::Bytes(bytes.clone()),
+                                expected: Expected::Absent,
+                                message: format!("Add core metadata of {name} (PEP 658)"),
+                            });
+                            Some((sha256_hex(bytes), Some(bytes)))
+                        }
+                        None => None,
+                    }
+                };
+                if let Some((sha, bytes)) = metadata {
+                    file_entry.metadata_sha256 = Some(sha);
+                    if file_entry.requires_python.is_none()
+                        && let Some(bytes) = bytes
+                        && let Ok(parsed) = CoreMetadata::parse(bytes)
+                    {
+                        file_entry.requires_python = parsed.requires_python;
+                    }
+                }
+            }
+            page.upsert(file_entry);
+        }
+        for entry in current.page.entries() {
+            if page.get(&entry.filename).is_none() && !current.has_file(&entry.filename) {
+                plan.warnings.push(format!(
+                    "{}: listed on the old page but not in the folder; dropped",
+                    project_path(&project, &entry.filename)
+                ));
+            }
+        }
+        if page.is_empty() {
+            root_page.remove(&project);
+        } else {
+            root_page.insert(project.clone());
+        }
+        // An emptied project keeps an empty page rather than losing it: a deleted page can be
+        // brought back by a concurrent writer holding its old sha.
+        let message = if page.is_empty() {
+            format!("Regenerate the {project} page: no files left")
+        } else {
+            format!("Regenerate the {project} page")
+        };
+        pages.extend(project_page_change(current, &page, message));
+    }
+    // Files before the pages that list them, pages before the root page.
+    plan.changes.changes.extend(metadata_writes);
+    plan.changes.changes.extend(pages);
+    plan.changes
+        .changes
+        .extend(root_page_change(root, &root_page, "Regenerate the root page"));
+    plan
+}
+
+fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
 
 pub fn regenerate(
     target: &dyn Target,
     dry_run: bool,
     reporter: &dyn Reporter,
 ) -> Result<Changes, PublishError> {
-    let location = target.location();
     crate::maintain::require_index(target)?;
     let _lock = if dry_run {
         None
     } else {
         Some(target.lock().map_err(|source| PublishError::Lock {
-            location: location.clone(),
+            location: target.location(),
             source,
         })?)
     };
-    let read_error = |source: TargetError| PublishError::Read {
-        location: location.clone(),
-        source: source.into(),
-    };
-    // Hashes computed in one attempt stay valid in the next (files never change in place).
-    let mut hashed: BTreeMap<String, String> = BTreeMap::new();
-    publish::converge(target, reporter, |_| {
-        let root = state::read_root(target, reporter).map_err(|source| PublishError::Read {
-            location: location.clone(),
-            source,
-        })?;
-        let mut writes = Vec::new();
-        let mut pages = Vec::new();
-        let mut root_page = root.page.clone();
-        if !root.has_nojekyll {
-            writes.push(Write {
-                path: NOJEKYLL.to_string(),
-                content: Content::Bytes(Vec::new()),
-                expected: Expected::Absent,
-                message: "Serve the index as is (no Jekyll)".to_string(),
-            });
-        }
+    // Facts gathered in one attempt stay valid in the next (files never change in place).
+    let mut cache: BTreeMap<String, FileFacts> = BTreeMap::new();
+    let converged = engine::converge(target, reporter, dry_run, |_| {
+        let root = state::read_root(target, reporter).map_err(|e| PublishError::read(target, e))?;
+        let mut projects = Vec::new();
         for folder in &root.folders {
             let Ok(project) = ProjectName::new(folder) else {
                 reporter.event(Event::Warning(&format!(
@@ -73,184 +209,234 @@ pub fn regenerate(
                 )));
                 continue;
             }
-            let current =
-                state::read_project(target, &project, &[], reporter).map_err(|source| {
-                    PublishError::Read {
-                        location: location.clone(),
-                        source,
-                    }
-                })?;
-            let mut page = ProjectPage::new(project.clone());
-            for (name, entry) in &current.files {
-                if entry.is_dir || name == PAGE {
-                    continue;
-                }
-                let Ok(filename) = DistFilename::parse(name) else {
-                    continue;
-                };
-                if filename.project() != &project {
-                    reporter.event(Event::Warning(&format!(
-                        "{}: belongs to project `{}`, not `{project}`; not listed",
-                        project_path(&project, name),
-                        filename.project()
-                    )));
-                    continue;
-                }
-                let path = project_path(&project, name);
-                let known = current.page.get(name).cloned();
-                let sha256 = match known.as_ref().and_then(|e| e.sha256.clone()) {
-                    Some(sha) => sha,
-                    None => match hashed.get(&path) {
-                        Some(sha) => sha.clone(),
-                        None => {
-                            reporter.event(Event::Step(&format!("hashing {path}")));
-                            let sha = sha256_of(target, &path, reporter)
-                                .map_err(read_error)?
-                                .unwrap_or_default();
-                            hashed.insert(path.clone(), sha.clone());
-                            sha
-                        }
-                    },
-                };
-                let mut file_entry = FileEntry::new(name.clone(), Some(sha256));
-                file_entry.yanked = known.as_ref().and_then(|e| e.yanked.clone());
-                file_entry.requires_python = known.as_ref().and_then(|e| e.requires_python.clone());
-                if filename.kind() == DistKind::Wheel {
-                    let metadata_name = format!("{name}.metadata");
-                    let metadata = if current.has_file(&metadata_name) {
-                        target
-                            .read_file(&project_path(&project, &metadata_name))
-                            .map_err(read_error)?
-                            .map(|f| f.bytes)
-                    } else {
-                        let extracted = extract_metadata(target, &path, reporter)?;
-                        if let Some(bytes) = &extracted {
-                            writes.push(Write {
-                                path: project_path(&project, &metadata_name),
-                                content: Content::Bytes(bytes.clone()),
-                                expected: Expected::Absent,
-                                message: format!("Add core metadata of {name} (PEP 658)"),
-                            });
-                        }
-                        extracted
-                    };
-                    if let Some(bytes) = metadata {
-                        file_entry.metadata_sha256 = Some(sha256_hex(&bytes));
-                        if file_entry.requires_python.is_none()
-                            && let Ok(parsed) = CoreMetadata::parse(&bytes)
-                        {
-                            file_entry.requires_python = parsed.requires_python;
-                        }
-                    }
-                }
-                page.upsert(file_entry);
-            }
-            for entry in current.page.entries() {
-                if page.get(&entry.filename).is_none() {
-                    reporter.event(Event::Warning(&format!(
-                        "{}: listed on the old page but not in the folder; dropped",
-                        project_path(&project, &entry.filename)
-                    )));
-                }
-            }
-            if page.is_empty() {
-                // No distribution left: a page would only list missing files.
-                if let Some((sha, _)) = &current.stored_page {
-                    pages.push(Write {
-                        path: project_path(&project, PAGE),
-                        content: Content::Delete,
-                        expected: Expected::Sha(sha.clone()),
-                        message: format!("Remove the {project} page: no files left"),
-                    });
-                }
-                root_page.remove(&project);
-                continue;
-            }
-            root_page.insert(project.clone());
-            let rendered = page.render().into_bytes();
-            if current.stored_page.as_ref().map(|(_, b)| b) != Some(&rendered) {
-                pages.push(Write {
-                    path: project_path(&project, PAGE),
-                    content: Content::Bytes(rendered),
-                    expected: match &current.stored_page {
-                        Some((sha, _)) => Expected::Sha(sha.clone()),
-                        None => Expected::Absent,
-                    },
-                    message: format!("Regenerate the {project} page"),
-                });
-            }
+            let state = state::read_project(target, &project, &[], reporter)
+                .map_err(|e| PublishError::read(target, e))?;
+            let files = gather(target, &state, &mut cache, reporter)?;
+            projects.push(ProjectFacts { state, files });
         }
-        writes.extend(pages);
-        let rendered = root_page.render().into_bytes();
-        if root.stored.as_ref().map(|(_, b)| b) != Some(&rendered) {
-            writes.push(Write {
-                path: PAGE.to_string(),
-                content: Content::Bytes(rendered),
-                expected: match &root.stored {
-                    Some((sha, _)) => Expected::Sha(sha.clone()),
-                    None => Expected::Absent,
-                },
-                message: "Regenerate the root page".to_string(),
-            });
+        let plan = plan_regenerate(&root, &projects);
+        for warning in &plan.warnings {
+            reporter.event(Event::Warning(warning));
         }
-        if dry_run {
-            return Ok(writes
-                .iter()
-                .map(|w| (w.path.clone(), w.message.clone()))
-                .collect());
-        }
-        let mut done = Vec::new();
-        publish::apply(target, &[], &writes, reporter, &mut done)?;
-        Ok(done)
+        Ok(Planned {
+            changes: plan.changes,
+            value: (),
+        })
+    })?;
+    Ok(if dry_run {
+        converged.changes.listing()
+    } else {
+        converged.done
     })
 }
 
-/// The METADATA of a stored wheel, for wheels published without a `.metadata` file: the wheel
-/// is copied to a temporary file (downloaded from GitHub) and validated like a new upload.
-fn extract_metadata(
+/// One piece of work for the gathering threads.
+enum Task {
+    /// Hash a file (and, for a wheel without `.metadata`, take its METADATA in the same read).
+    Inspect { name: String, wheel_needs_metadata: bool },
+    /// Read an existing `.metadata` file whose hash the page does not know.
+    ReadMetadata { name: String },
+}
+
+/// The facts `plan_regenerate` needs that the page does not have, computed on every core.
+fn gather(
+    target: &dyn Target,
+    state: &ProjectState,
+    cache: &mut BTreeMap<String, FileFacts>,
+    reporter: &dyn Reporter,
+) -> Result<BTreeMap<String, FileFacts>, PublishError> {
+    let project = state.page.project();
+    let mut tasks = Vec::new();
+    let mut facts = BTreeMap::new();
+    for (name, entry) in &state.files {
+        if entry.is_dir || name == PAGE {
+            continue;
+        }
+        let Ok(filename) = DistFilename::parse(name) else {
+            continue;
+        };
+        if filename.project() != project {
+            continue;
+        }
+        let path = project_path(project, name);
+        if let Some(cached) = cache.get(&path) {
+            facts.insert(name.clone(), cached.clone());
+            continue;
+        }
+        let known = state.page.get(name);
+        let is_wheel = filename.kind() == DistKind::Wheel;
+        let metadata_name = format!("{name}.metadata");
+        let has_metadata = state.has_file(&metadata_name);
+        let needs_hash = known.and_then(|e| e.sha256.as_ref()).is_none();
+        let wheel_needs_metadata = is_wheel && !has_metadata;
+        if needs_hash || wheel_needs_metadata {
+            tasks.push(Task::Inspect {
+                name: name.clone(),
+                wheel_needs_metadata,
+            });
+        }
+        if is_wheel && has_metadata && known.and_then(|e| e.metadata_sha256.as_ref()).is_none() {
+            tasks.push(Task::ReadMetadata { name: name.clone() });
+        }
+    }
+    if tasks.is_empty() {
+        return Ok(facts);
+    }
+    reporter.event(Event::Step(&format!(
+        "{project}: reading {} file(s) the page does not describe",
+        tasks.len()
+    )));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(String, Result<FileFacts, PublishError>)>> = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(tasks.len());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(task) = tasks.get(i) else { break };
+                    let (name, result) = run_task(target, project, task, reporter);
+                    if let Ok(mut results) = results.lock() {
+                        results.push((name, result));
+                    }
+                }
+            });
+        }
+    });
+    let mut first_error = None;
+    for (name, result) in results.into_inner().unwrap_or_default() {
+        match result {
+            Ok(found) => {
+                let slot: &mut FileFacts = facts.entry(name).or_default();
+                if found.sha256.is_some() {
+                    slot.sha256 = found.sha256;
+                }
+                if found.extracted_metadata.is_some() {
+                    slot.extracted_metadata = found.extracted_metadata;
+                }
+                if found.stored_metadata.is_some() {
+                    slot.stored_metadata = found.stored_metadata;
+                }
+            }
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    if let Some(error) = first_error {
+        return Err(error);
+    }
+    for (name, found) in &facts {
+        // A vanished file is looked at again next attempt.
+        if found.sha256.is_some() || found.extracted_metadata.is_some() {
+            cache.insert(project_path(project, name), found.clone());
+        }
+    }
+    Ok(facts)
+}
+
+fn run_task(
+    target: &dyn Target,
+    project: &ProjectName,
+    task: &Task,
+    reporter: &dyn Reporter,
+) -> (String, Result<FileFacts, PublishError>) {
+    match task {
+        Task::ReadMetadata { name } => {
+            let path = project_path(project, &format!("{name}.metadata"));
+            let result = target
+                .read_file(&path)
+                .map(|file| FileFacts {
+                    stored_metadata: file.map(|f| f.bytes),
+                    ..FileFacts::default()
+                })
+                .map_err(|e| PublishError::read(target, e));
+            (name.clone(), result)
+        }
+        Task::Inspect {
+            name,
+            wheel_needs_metadata,
+        } => {
+            let path = project_path(project, name);
+            let result = if *wheel_needs_metadata {
+                inspect_wheel(target, &path, reporter)
+            } else {
+                sha256_of(target, &path, reporter)
+                    .map(|sha256| FileFacts {
+                        sha256,
+                        ..FileFacts::default()
+                    })
+                    .map_err(|e| PublishError::read(target, e))
+            };
+            (name.clone(), result)
+        }
+    }
+}
+
+/// Validates a stored wheel like a new upload: its sha256 and METADATA in one read. A local
+/// index is read in place; a GitHub one is downloaded to a temporary file first.
+fn inspect_wheel(
     target: &dyn Target,
     path: &str,
     reporter: &dyn Reporter,
-) -> Result<Option<Vec<u8>>, PublishError> {
-    let location = target.location();
-    let io_error = |source: io::Error| PublishError::Read {
-        location: location.clone(),
-        source: TargetError::Io {
-            action: "copy",
-            path: path.into(),
-            source,
+) -> Result<FileFacts, PublishError> {
+    let io_error = |source: io::Error| {
+        PublishError::read(
+            target,
+            TargetError::Io {
+                action: "copy",
+                path: path.into(),
+                source,
+            },
+        )
+    };
+    let validated = match target.local_path(path) {
+        Some(local) if local.exists() => dist::validate(&local),
+        Some(_) => return Ok(FileFacts::default()),
+        None => {
+            let Some(mut reader) = target
+                .open_file(path)
+                .map_err(|e| PublishError::read(target, e))?
+            else {
+                return Ok(FileFacts::default());
+            };
+            let name = path.rsplit('/').next().unwrap_or(path);
+            let dir = temp_dir().map_err(io_error)?;
+            let copy = dir.join(name);
+            let copied =
+                std::fs::File::create(&copy).and_then(|mut out| io::copy(&mut reader, &mut out));
+            let result = copied.map(|_| dist::validate(&copy));
+            // The copy goes whatever happened, so no download is left in the temp folder.
+            let _ = std::fs::remove_dir_all(&dir);
+            result.map_err(io_error)?
         }
-        .into(),
     };
-    let Some(mut reader) = target
-        .open_file(path)
-        .map_err(|source| PublishError::Read {
-            location: location.clone(),
-            source: source.into(),
-        })?
-    else {
-        return Ok(None);
-    };
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let dir = tempfile_dir().map_err(io_error)?;
-    let copy = dir.join(name);
-    let copied = std::fs::File::create(&copy).and_then(|mut out| io::copy(&mut reader, &mut out));
-    let result = copied.map(|_| dist::validate(&copy));
-    // The copy goes whatever happened, so no download is left in the temp folder.
-    let _ = std::fs::remove_dir_all(&dir);
-    match result.map_err(io_error)? {
-        Ok(dist) => Ok(dist.metadata_bytes),
+    match validated {
+        Ok(dist) => Ok(FileFacts {
+            sha256: Some(dist.digests.sha256),
+            extracted_metadata: dist.metadata_bytes,
+            stored_metadata: None,
+        }),
         Err(error) => {
             reporter.event(Event::Warning(&format!(
                 "{path}: no .metadata file and the wheel is not valid, so none was made: {error}"
             )));
-            Ok(None)
+            // Still listed, with the hash of what is there.
+            let sha256 =
+                sha256_of(target, path, reporter).map_err(|e| PublishError::read(target, e))?;
+            Ok(FileFacts {
+                sha256,
+                ..FileFacts::default()
+            })
         }
     }
 }
 
 /// A private temporary folder (no extra crate for one folder).
-fn tempfile_dir() -> io::Result<std::path::PathBuf> {
+fn temp_dir() -> io::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!(
         "gt4py-publish-{}-{:016x}",
         std::process::id(),

@@ -68,17 +68,36 @@ pub enum RunError {
     Output(#[source] std::io::Error),
 }
 
-/// Runs a parsed command line; `out` receives the result summary (stdout).
+impl RunError {
+    /// Standard output was closed by its reader (`list | head -1`): the reader has what it
+    /// wanted, so the run ends quietly, as ripgrep does.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, RunError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Runs a parsed command line; `out` receives the result summary (stdout). With `--quiet` the
+/// summaries are left out (warnings and errors still go to stderr); `list` still prints what it
+/// lists and `verify` its problems, since that output is the answer.
 pub fn run(cli: Cli, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(), RunError> {
+    let quiet = cli.output.quiet;
+    let verbose = cli.output.verbose;
+    let mut sink = std::io::sink();
+    let answer_only = matches!(cli.command, Command::List(_) | Command::Verify(_));
+    let summary: &mut dyn Write = if quiet && !answer_only {
+        &mut sink
+    } else {
+        out
+    };
     match cli.command {
-        Command::Check(args) => check(args, reporter, out),
-        Command::Publish(args) => publish_files(args, reporter, out),
-        Command::Yank(args) => yank(args, reporter, out),
-        Command::Unyank(args) => unyank(args, reporter, out),
-        Command::Remove(args) => remove(args, reporter, out),
-        Command::List(args) => list(args, reporter, out),
-        Command::Regenerate(args) => regenerate(args, reporter, out),
-        Command::Verify(args) => verify(args, reporter, out),
+        Command::Check(args) => check(args, reporter, summary),
+        Command::Publish(args) => publish_files(args, reporter, summary),
+        Command::Yank(args) => yank(args, reporter, summary),
+        Command::Unyank(args) => unyank(args, reporter, summary),
+        Command::Remove(args) => remove(args, reporter, summary),
+        Command::List(args) => list(args, reporter, summary),
+        Command::Regenerate(args) => regenerate(args, verbose, reporter, summary),
+        Command::Verify(args) => verify(args, quiet, reporter, summary),
     }
 }
 
@@ -140,8 +159,8 @@ fn publish_files(
         wait_live::wait_live(
             url,
             &expected,
-            std::time::Duration::from_secs(args.wait_timeout),
-            std::time::Duration::from_secs_f64(args.wait_interval.clamp(0.05, 3600.0)),
+            args.wait_timeout,
+            args.wait_interval,
             reporter,
         )?;
         writeln!(out, "Live: {url} serves every file of this run.").map_err(RunError::Output)?;
@@ -151,39 +170,100 @@ fn publish_files(
 
 fn regenerate(
     args: RegenerateArgs,
+    verbose: bool,
     reporter: &dyn Reporter,
     out: &mut dyn Write,
 ) -> Result<(), RunError> {
     let target = open_target(&args.target, !args.dry_run, "regenerating", reporter)?;
     let changes = regenerate::regenerate(target.as_ref(), args.dry_run, reporter)?;
-    let location = target.location();
-    let verb = if args.dry_run { "would write" } else { "wrote" };
-    if changes.is_empty() {
-        writeln!(
-            out,
-            "Every page of {location} is up to date; nothing written."
-        )
-    } else {
-        writeln!(
-            out,
-            "Regenerated {location}: {verb} {} file(s):",
-            changes.len()
-        )
-        .and_then(|()| {
-            changes
-                .iter()
-                .try_for_each(|(path, message)| writeln!(out, "  {path}  ({message})"))
-        })
-    }
+    write_change_summary(
+        out,
+        &target.location(),
+        &changes,
+        args.dry_run,
+        verbose,
+    )
     .map_err(RunError::Output)
 }
 
-fn verify(args: VerifyArgs, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(), RunError> {
+/// What kind of file a change touched, for summaries that stay short at scale.
+fn change_kind(path: &str, message: &str) -> &'static str {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    if message.starts_with("Remove") && !file.ends_with(".html") {
+        "file(s) deleted"
+    } else if path == "index.html" {
+        "root page"
+    } else if file == "index.html" {
+        "project page(s)"
+    } else if file.ends_with(".metadata") {
+        ".metadata file(s)"
+    } else if file == ".nojekyll" {
+        ".nojekyll"
+    } else {
+        "distribution(s)"
+    }
+}
+
+/// The summary of a regenerate: counts per kind of file, and with `--verbose` every path. A
+/// run over 2,000 files prints a handful of lines, not 2,000.
+pub fn write_change_summary(
+    out: &mut dyn Write,
+    location: &str,
+    changes: &[(String, String)],
+    dry_run: bool,
+    verbose: bool,
+) -> std::io::Result<()> {
+    if changes.is_empty() {
+        return writeln!(out, "Every page of {location} is up to date; nothing written.");
+    }
+    let verb = if dry_run { "would write" } else { "wrote" };
+    writeln!(
+        out,
+        "Regenerated {location}: {verb} {} file(s):",
+        changes.len()
+    )?;
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for (path, message) in changes {
+        let kind = change_kind(path, message);
+        match counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((kind, 1)),
+        }
+    }
+    for (kind, n) in counts {
+        writeln!(out, "  {n:>6}  {kind}")?;
+    }
+    if verbose {
+        for (path, message) in changes {
+            writeln!(out, "  {path}  ({message})")?;
+        }
+    } else if changes.len() > 1 {
+        writeln!(out, "(--verbose lists every file)")?;
+    }
+    Ok(())
+}
+
+fn verify(
+    args: VerifyArgs,
+    quiet: bool,
+    reporter: &dyn Reporter,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
     let target = open_target(&args.target, false, "verifying", reporter)?;
     let report = verify::verify(target.as_ref(), reporter)?;
     let location = target.location();
     for problem in &report.problems {
         writeln!(out, "problem: {problem}").map_err(RunError::Output)?;
+    }
+    if quiet {
+        return if report.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RunError::VerifyFailed {
+                location,
+                count: report.problems.len(),
+            })
+        };
     }
     writeln!(
         out,
@@ -232,6 +312,7 @@ fn open_target<'r>(
         repo: args.repo.clone(),
         branch: args.branch.clone(),
         token,
+        atomic: args.atomic,
     };
     let target = GitHubTarget::new(config, reporter).map_err(|source| RunError::GitHub {
         repo: args.repo.clone(),

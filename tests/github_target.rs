@@ -32,6 +32,7 @@ fn config_for(emu: &Emulator, token: Option<&str>) -> GitHubConfig {
         repo: format!("{}/{}", emu.owner(), emu.repo()),
         branch: emu.branch().to_string(),
         token: token.map(Secret::new),
+        atomic: false,
     }
 }
 

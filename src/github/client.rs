@@ -106,11 +106,21 @@ impl RateHeaders {
     }
 }
 
-/// `Retry-After` as delay-seconds, the form GitHub sends. The HTTP-date form is not used by
-/// GitHub; it is ignored and the backoff applies instead.
+/// Longest wait a server answer is taken at its word for. Anything longer (a `Retry-After` of
+/// 2^64-1, a reset time in the next century) is clamped here, so no sum of waits can overflow;
+/// the retry loop then refuses it against its total budget and says what was asked.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// `Retry-After` as delay-seconds, the form GitHub sends, clamped to [`MAX_SERVER_WAIT`]. The
+/// HTTP-date form is not used by GitHub; it is ignored and the backoff applies instead.
 pub fn parse_retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
     let text = value?.to_str().ok()?.trim();
-    text.parse::<u64>().ok().map(Duration::from_secs)
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // All digits but too long for u64 is still "a very long wait", not "no header".
+    let secs = text.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(MAX_SERVER_WAIT))
 }
 
 /// Whether an answer with this status may be retried, and why.
@@ -136,23 +146,22 @@ impl RetryPolicy {
     /// point in the upper half of the exponential step, so clients that failed together do not
     /// come back together.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let step = self
-            .base_delay
-            .saturating_mul(1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX))
-            .min(self.max_delay);
-        step.mul_f64(0.5 + fastrand::f64() / 2.0)
+        crate::backoff::jittered(self.base_delay, self.max_delay, retry)
     }
 
     /// How long to wait before retry number `retry`, given what the answer asked for. `now` is
     /// epoch seconds (for `x-ratelimit-reset`).
     pub fn delay(&self, kind: RetryKind, rate: &RateHeaders, retry: u32, now: u64) -> Duration {
         if let Some(after) = rate.retry_after {
-            return after;
+            return after.min(MAX_SERVER_WAIT);
         }
         match kind {
             RetryKind::PrimaryLimit => match rate.reset {
                 // One second more: the reset time is rounded down to the second.
-                Some(reset) => Duration::from_secs(reset.saturating_sub(now) + 1),
+                Some(reset) => {
+                    Duration::from_secs(reset.saturating_sub(now).saturating_add(1))
+                        .min(MAX_SERVER_WAIT)
+                }
                 None => self.backoff(retry).max(self.secondary_min_wait),
             },
             RetryKind::SecondaryLimit => self.backoff(retry).max(self.secondary_min_wait),
@@ -408,7 +417,7 @@ impl<'r> ApiClient<'r> {
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
             let delay = self.policy.delay(kind, &rate, attempt - 1, now);
-            if waited + delay > self.policy.max_total_wait {
+            if waited.saturating_add(delay) > self.policy.max_total_wait {
                 let error = match kind {
                     RetryKind::PrimaryLimit => GitHubError::RateLimited {
                         resets: rate
@@ -417,7 +426,13 @@ impl<'r> ApiClient<'r> {
                             .unwrap_or_else(|| "an unknown time".into()),
                         wait_secs: delay.as_secs(),
                     },
-                    _ => *error,
+                    _ => GitHubError::WaitTooLong {
+                        method: method.clone(),
+                        path: path.clone(),
+                        wait_secs: delay.as_secs(),
+                        budget_secs: self.policy.max_total_wait.as_secs(),
+                        source: error,
+                    },
                 };
                 return self.give_up(error, maybe_applied, &mut check_write, &method, &path);
             }
@@ -443,7 +458,7 @@ impl<'r> ApiClient<'r> {
                 delay: Some(delay),
             });
             std::thread::sleep(delay);
-            waited += delay;
+            waited = waited.saturating_add(delay);
             if maybe_applied
                 && let Some(check) = check_write.as_mut()
                 && check()? == WriteCheck::Applied
@@ -699,6 +714,42 @@ mod tests {
         let date = HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
         assert_eq!(parse_retry_after(Some(&date)), None);
         assert_eq!(parse_retry_after(None), None);
+        for bad in ["", "-5", "1.5", "+3", "7s"] {
+            let value = HeaderValue::from_str(bad).unwrap();
+            assert_eq!(parse_retry_after(Some(&value)), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn absurd_server_waits_are_clamped_without_overflow() {
+        for huge in ["18446744073709551615", "99999999999999999999999999"] {
+            let value = HeaderValue::from_str(huge).unwrap();
+            assert_eq!(parse_retry_after(Some(&value)), Some(MAX_SERVER_WAIT));
+        }
+        let policy = RetryPolicy::default();
+        let huge = RateHeaders {
+            retry_after: Some(Duration::MAX),
+            remaining: Some(0),
+            reset: Some(u64::MAX),
+        };
+        for kind in [RetryKind::PrimaryLimit, RetryKind::SecondaryLimit] {
+            let delay = policy.delay(kind, &huge, 0, 0);
+            assert_eq!(delay, MAX_SERVER_WAIT);
+            // The loop's sum of waits must not overflow either.
+            assert_eq!(Duration::MAX.saturating_add(delay), Duration::MAX);
+        }
+        let reset_only = RateHeaders {
+            reset: Some(u64::MAX),
+            ..huge.clone()
+        };
+        let reset_only = RateHeaders {
+            retry_after: None,
+            ..reset_only
+        };
+        assert_eq!(
+            policy.delay(RetryKind::PrimaryLimit, &reset_only, 0, 0),
+            MAX_SERVER_WAIT
+        );
     }
 
     #[test]

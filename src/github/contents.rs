@@ -8,8 +8,9 @@
 
 use std::fs::File;
 use std::io::{Cursor, Read};
-use std::sync::OnceLock;
+use std::collections::HashSet;
 use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -23,9 +24,10 @@ use super::token::Secret;
 use super::upload::{PutBody, PutFields};
 use crate::hashing::git_blob_sha;
 use crate::report::Reporter;
+use crate::change::ChangeSet;
 use crate::target::{
-    BlobSha, DirEntry, Expected, RunLock, SizeLimits, StoredFile, Target, TargetError, Upload,
-    check_path,
+    BlobSha, CommitError, CommitMode, DirEntry, Expected, RunLock, SizeLimits, Snapshot,
+    StoredFile, Target, TargetError, Upload, check_path, commit_in_order,
 };
 
 /// The public GitHub API.
@@ -55,23 +57,38 @@ pub struct GitHubConfig {
     pub branch: String,
     /// Needed for writes, and for reads of a private repository.
     pub token: Option<Secret>,
+    /// Commit each change set as one commit through the Git Data API.
+    pub atomic: bool,
 }
 
 /// A GitHub branch as an index target.
 pub struct GitHubTarget<'r> {
-    client: ApiClient<'r>,
+    pub(super) client: ApiClient<'r>,
     repo: String,
     branch: String,
     /// `/repos/OWNER/NAME`, encoded.
-    base: String,
+    pub(super) base: String,
     /// Host shown in `location()` when it is not github.com.
     host: Option<String>,
     /// Set once the branch has been seen, so a 404 afterwards means "no such file".
     branch_seen: OnceLock<()>,
+    /// One commit per change set (Git Data API) instead of one per file (Contents API).
+    atomic: bool,
+    /// The snapshot reads come from, and the blob shas its listings showed.
+    pinned: Mutex<Option<Pinned>>,
+    seen_blobs: Mutex<HashSet<String>>,
+}
+
+/// The commit a snapshot resolved the branch to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Pinned {
+    pub commit: String,
+    /// Its tree, when known.
+    pub tree: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Tree {
+pub struct Tree {
     tree: Vec<TreeEntry>,
     #[serde(default)]
     truncated: bool,
@@ -88,14 +105,14 @@ struct TreeEntry {
 }
 
 #[derive(Deserialize)]
-struct ContentObject {
+pub struct ContentObject {
     #[serde(rename = "type")]
     kind: String,
     sha: String,
 }
 
 #[derive(Deserialize)]
-struct WriteAnswer {
+pub struct WriteAnswer {
     content: WrittenContent,
 }
 
@@ -152,7 +169,33 @@ impl<'r> GitHubTarget<'r> {
             branch: config.branch,
             host,
             branch_seen: OnceLock::new(),
+            atomic: config.atomic,
+            pinned: Mutex::new(None),
+            seen_blobs: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// The snapshot's commit, if one was taken.
+    pub(super) fn pinned(&self) -> Option<Pinned> {
+        self.pinned.lock().ok().and_then(|p| p.clone())
+    }
+
+    /// Whether a listing of the snapshot showed a blob with this sha (so it need not be sent).
+    pub(super) fn snapshot_has_blob(&self, sha: &str) -> bool {
+        self.seen_blobs.lock().is_ok_and(|seen| seen.contains(sha))
+    }
+
+    pub(super) fn encoded_branch(&self) -> String {
+        encode_path(&self.branch)
+    }
+
+    /// What reads name: the snapshot's commit (exact, immune to replica lag) once one is
+    /// taken, else the branch.
+    fn read_ref(&self) -> String {
+        match self.pinned() {
+            Some(pinned) => pinned.commit,
+            None => self.branch.clone(),
+        }
     }
 
     /// Replaces the retry policy (tests use short waits).
@@ -173,15 +216,23 @@ impl<'r> GitHubTarget<'r> {
         format!("{}/contents/{}", self.base, encode_path(path))
     }
 
+    /// A file at the snapshot.
     fn contents_ref(&self, path: &str) -> String {
+        format!("{}?ref={}", self.contents_path(path), encode(&self.read_ref()))
+    }
+
+    /// A file on the branch as it is now (checking whether a write whose answer was lost took
+    /// effect: the snapshot predates it).
+    fn contents_live(&self, path: &str) -> String {
         format!("{}?ref={}", self.contents_path(path), encode(&self.branch))
     }
 
     fn tree_path(&self, dir: &str) -> String {
+        let at = self.read_ref();
         let reference = if dir.is_empty() {
-            self.branch.clone()
+            at
         } else {
-            format!("{}:{}", self.branch, dir)
+            format!("{at}:{dir}")
         };
         // One segment, `/` and `:` encoded too, as octokit sends it.
         format!("{}/git/trees/{}", self.base, encode(&reference))
@@ -203,7 +254,7 @@ impl<'r> GitHubTarget<'r> {
     }
 
     /// Turns "the branch itself is not there" answers into errors that say so.
-    fn repo_error(&self, error: GitHubError) -> GitHubError {
+    pub(super) fn repo_error(&self, error: GitHubError) -> GitHubError {
         match error.status() {
             Some(404) => GitHubError::RepoNotFound {
                 repo: self.repo.clone(),
@@ -229,7 +280,7 @@ impl<'r> GitHubTarget<'r> {
         }
     }
 
-    fn require_token(&self) -> Result<(), GitHubError> {
+    pub(super) fn require_token(&self) -> Result<(), GitHubError> {
         if self.client.has_token() {
             Ok(())
         } else {
@@ -254,6 +305,14 @@ impl<'r> GitHubTarget<'r> {
                 path,
                 detail: "GitHub truncated the folder listing".into(),
             });
+        }
+        if let Ok(mut seen) = self.seen_blobs.lock() {
+            seen.extend(
+                tree.tree
+                    .iter()
+                    .filter(|e| e.kind == "blob")
+                    .map(|e| e.sha.clone()),
+            );
         }
         let mut entries: Vec<DirEntry> = tree
             .tree
@@ -291,9 +350,17 @@ impl<'r> GitHubTarget<'r> {
         }
     }
 
-    /// The current blob sha, from the object media type: metadata without the content.
+    /// The blob sha at the snapshot, from the object media type: metadata without the content.
     fn current_sha(&self, path: &str) -> Result<Option<BlobSha>, GitHubError> {
-        let api_path = self.contents_ref(path);
+        self.sha_at(path, self.contents_ref(path))
+    }
+
+    /// The blob sha on the branch now.
+    fn live_sha(&self, path: &str) -> Result<Option<BlobSha>, GitHubError> {
+        self.sha_at(path, self.contents_live(path))
+    }
+
+    fn sha_at(&self, path: &str, api_path: String) -> Result<Option<BlobSha>, GitHubError> {
         match self.client.get_json::<ContentObject>(&api_path, OBJECT) {
             Ok(object) if object.kind == "dir" => Err(GitHubError::InvalidResponse {
                 method: "GET".into(),
@@ -410,7 +477,7 @@ impl<'r> GitHubTarget<'r> {
         ours: &str,
         old: Option<&str>,
     ) -> Result<WriteCheck, GitHubError> {
-        let current = self.current_sha(path)?;
+        let current = self.live_sha(path)?;
         if current.as_deref() == Some(ours) {
             Ok(WriteCheck::Applied)
         } else if current.as_deref() == old {
@@ -435,7 +502,7 @@ impl<'r> GitHubTarget<'r> {
             request.body = Some(Body::from(body.clone()));
             Ok(request)
         };
-        let mut check = || match self.current_sha(path)? {
+        let mut check = || match self.live_sha(path)? {
             None => Ok(WriteCheck::Applied),
             Some(current) if current == expected => Ok(WriteCheck::NotApplied),
             Some(current) => Err(conflict(path, Some(expected), Some(&current))),
@@ -459,7 +526,7 @@ impl<'r> GitHubTarget<'r> {
     }
 
     /// GitHub's compare-and-swap refusals become conflicts; a 404 is checked against the branch.
-    fn write_error(&self, path: &str, error: GitHubError) -> GitHubError {
+    pub(super) fn write_error(&self, path: &str, error: GitHubError) -> GitHubError {
         let message = match &error {
             GitHubError::Api { message, .. } => message.clone(),
             _ => String::new(),
@@ -503,6 +570,43 @@ impl Target for GitHubTarget<'_> {
     fn lock(&self) -> Result<Box<dyn RunLock>, TargetError> {
         // Nothing to take: compare-and-swap writes plus re-planning keep concurrent runs safe.
         Ok(Box::new(NoLock))
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, TargetError> {
+        let commit = self.head_commit()?;
+        let _ = self.branch_seen.set(());
+        if let Ok(mut pinned) = self.pinned.lock() {
+            *pinned = Some(Pinned {
+                commit: commit.clone(),
+                tree: None,
+            });
+        }
+        if let Ok(mut seen) = self.seen_blobs.lock() {
+            seen.clear();
+        }
+        Ok(Snapshot {
+            commit: Some(commit),
+        })
+    }
+
+    fn commit_mode(&self) -> CommitMode {
+        if self.atomic {
+            CommitMode::Atomic
+        } else {
+            CommitMode::PerChange
+        }
+    }
+
+    fn commit(
+        &self,
+        changes: &ChangeSet,
+        reporter: &dyn Reporter,
+    ) -> Result<Vec<(String, String)>, CommitError> {
+        if self.atomic {
+            self.commit_atomic(changes, reporter)
+        } else {
+            commit_in_order(self, changes, reporter)
+        }
     }
 
     fn list_dir(&self, dir: &str) -> Result<Option<Vec<DirEntry>>, TargetError> {
@@ -565,7 +669,7 @@ fn conflict(path: &str, expected: Option<&str>, found: Option<&str>) -> GitHubEr
 
 /// Enough time for the body at a slow 128 KiB/s, plus a minute for GitHub to commit: the
 /// client's default timeout would cut a large upload short.
-fn upload_timeout(body_len: u64) -> Duration {
+pub(super) fn upload_timeout(body_len: u64) -> Duration {
     Duration::from_secs(60 + body_len / (128 * 1024))
 }
 
@@ -660,6 +764,7 @@ mod tests {
             repo: repo.into(),
             branch: "main".into(),
             token: None,
+            atomic: false,
         };
         let target =
             GitHubTarget::new(config(DEFAULT_API_URL, "GridTools/pypi"), &reporter).unwrap();

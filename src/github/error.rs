@@ -72,6 +72,19 @@ pub enum GitHubError {
     )]
     RateLimited { resets: String, wait_secs: u64 },
 
+    #[error(
+        "GitHub asked to wait {wait_secs} s before retrying {method} {path}, more than this \
+         run's retry budget of {budget_secs} s; run again later"
+    )]
+    WaitTooLong {
+        method: String,
+        path: String,
+        wait_secs: u64,
+        budget_secs: u64,
+        #[source]
+        source: Box<GitHubError>,
+    },
+
     #[error("GitHub answered 404 Not Found to {method} {path}: {message}{request_id}")]
     NotFound {
         method: String,

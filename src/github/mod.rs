@@ -9,6 +9,7 @@
 pub mod client;
 pub mod contents;
 pub mod error;
+pub mod git_data;
 pub mod token;
 pub mod upload;
 

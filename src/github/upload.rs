@@ -148,9 +148,23 @@ pub struct PutBody<R> {
 /// channel messages, not one per 8 KiB read.
 const PROGRESS_STEP: u64 = 256 * 1024;
 
+/// The JSON around the content of a `POST /git/blobs`: `{"encoding":"base64","content":"` and
+/// `"}`.
+pub fn blob_envelope() -> (Vec<u8>, Vec<u8>) {
+    (
+        br#"{"encoding":"base64","content":""#.to_vec(),
+        br#""}"#.to_vec(),
+    )
+}
+
 impl<R: Read> PutBody<R> {
     pub fn new(fields: &PutFields<'_>, content: R, content_len: u64) -> Self {
         let (prefix, suffix) = json_envelope(fields);
+        Self::with_envelope(prefix, suffix, content, content_len)
+    }
+
+    /// `prefix`, the base64 of `content_len` bytes of `content`, `suffix`.
+    pub fn with_envelope(prefix: Vec<u8>, suffix: Vec<u8>, content: R, content_len: u64) -> Self {
         let len = prefix.len() as u64 + encoded_len(content_len) + suffix.len() as u64;
         Self {
             prefix: io::Cursor::new(prefix),
@@ -315,6 +329,20 @@ mod tests {
         assert_eq!(json["message"], "publish \"x\"\n");
         assert_eq!(json["branch"], "main");
         assert_eq!(json["sha"], "abc");
+        assert_eq!(json["content"], STANDARD.encode(&d));
+    }
+
+    #[test]
+    fn a_blob_body_is_base64_json() {
+        let d = data(5000);
+        let (prefix, suffix) = blob_envelope();
+        let mut body = PutBody::with_envelope(prefix, suffix, &d[..], d.len() as u64);
+        let len = body.len();
+        let mut out = Vec::new();
+        body.read_to_end(&mut out).unwrap();
+        assert_eq!(out.len() as u64, len);
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(json["encoding"], "base64");
         assert_eq!(json["content"], STANDARD.encode(&d));
     }
 

@@ -11,9 +11,17 @@ use std::path::{Path, PathBuf};
 use sha1::{Digest, Sha1};
 
 use super::{
-    BlobSha, DirEntry, Expected, RunLock, StoredFile, Target, TargetError, Upload, check_path,
+    BlobSha, CommitError, DirEntry, Expected, LogGroups, RunLock, StoredFile, Target, TargetError,
+    Upload, check_path,
 };
+use crate::change::{ChangeSet, Content};
 use crate::hashing::{self, git_blob_sha};
+use crate::report::{Event, Reporter};
+
+/// From this many staged files on, one `syncfs` makes them durable instead of one `fsync`
+/// each (a flush of the whole filesystem is cheap next to thousands of journal commits, but
+/// costly to wait for on a busy machine when only a page or two changed).
+const SYNCFS_FROM: usize = 16;
 
 /// Names the tool keeps for itself in the index folder; listings skip them.
 const LOCK_FILE: &str = ".gt4py-publish.lock";
@@ -107,6 +115,22 @@ impl LocalDir {
     /// Writes `content` next to `full` and renames it into place, returning the blob sha of
     /// what was written (computed while copying, so a source that changes is noticed).
     fn write_atomically(&self, full: &Path, content: Upload<'_>) -> Result<BlobSha, TargetError> {
+        let (temp, sha) = self.stage(full, content, true)?;
+        fs::rename(&temp, full).map_err(|e| {
+            let _ = fs::remove_file(&temp);
+            Self::io("rename into", full, e)
+        })?;
+        Ok(sha)
+    }
+
+    /// Writes `content` to a new temporary file beside `full` (made durable now when `sync`),
+    /// returning its path and blob sha. Nothing is left behind on failure.
+    fn stage(
+        &self,
+        full: &Path,
+        content: Upload<'_>,
+        sync: bool,
+    ) -> Result<(PathBuf, BlobSha), TargetError> {
         let dir = full.parent().unwrap_or(&self.root);
         fs::create_dir_all(dir).map_err(|e| Self::io("create the folder", dir, e))?;
         let temp = dir.join(format!(
@@ -141,14 +165,156 @@ impl LocalDir {
                 }
             };
             // Durable before it becomes visible: a crash must not leave a truncated page.
-            out.sync_all().map_err(|e| Self::io("write", &temp, e))?;
-            fs::rename(&temp, full).map_err(|e| Self::io("rename into", full, e))?;
+            if sync {
+                out.sync_all().map_err(|e| Self::io("write", &temp, e))?;
+            }
             Ok(sha)
         })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
+        match result {
+            Ok(sha) => Ok((temp, sha)),
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                Err(e)
+            }
         }
-        result
+    }
+
+    /// Commits a change set with durable writes batched: every expectation is checked first (the
+    /// lock keeps other runs out, so a conflict found now leaves the index untouched), every new
+    /// file is written to a temporary file, all are made durable at once, then they are renamed
+    /// into place (and deletions made) in the set's order, and each folder touched is synced
+    /// once. A crash before the renames leaves the index as it was; during them, a prefix of the
+    /// set, which the planner made valid.
+    fn commit_batch(
+        &self,
+        changes: &ChangeSet,
+        reporter: &dyn Reporter,
+    ) -> Result<Vec<(String, String)>, CommitError> {
+        let fail = |path: &str, source: TargetError| CommitError {
+            path: path.to_string(),
+            source,
+            done: Vec::new(),
+        };
+        let mut resolved = Vec::with_capacity(changes.len());
+        for change in &changes.changes {
+            let full = self.resolve(&change.path).map_err(|e| fail(&change.path, e))?;
+            self.check_expected(&change.path, &full, &change.expected)
+                .map_err(|e| fail(&change.path, e))?;
+            resolved.push(full);
+        }
+        let batch = changes.len() >= SYNCFS_FROM;
+        let mut staged: Vec<Option<PathBuf>> = Vec::with_capacity(changes.len());
+        let cleanup = |staged: &[Option<PathBuf>]| {
+            for temp in staged.iter().flatten() {
+                let _ = fs::remove_file(temp);
+            }
+        };
+        for (change, full) in changes.changes.iter().zip(&resolved) {
+            let upload = match &change.content {
+                Content::Delete => {
+                    staged.push(None);
+                    continue;
+                }
+                Content::Bytes(bytes) => Upload::Bytes(bytes),
+                Content::File(file) => Upload::File {
+                    path: &file.path,
+                    len: file.len,
+                    sha: &file.blob_sha,
+                },
+            };
+            reporter.event(Event::Detail(&format!(
+                "writing {} ({} bytes)",
+                change.path,
+                upload.len()
+            )));
+            match self.stage(full, upload, !batch) {
+                Ok((temp, sha)) => {
+                    if let Content::File(file) = &change.content
+                        && sha != file.blob_sha
+                    {
+                        let _ = fs::remove_file(&temp);
+                        cleanup(&staged);
+                        return Err(fail(
+                            &change.path,
+                            TargetError::ChangedAfterValidation {
+                                path: file.path.clone(),
+                            },
+                        ));
+                    }
+                    staged.push(Some(temp));
+                }
+                Err(e) => {
+                    cleanup(&staged);
+                    return Err(fail(&change.path, e));
+                }
+            }
+        }
+        if batch && let Err(e) = sync_filesystem(&self.root) {
+            cleanup(&staged);
+            return Err(fail(
+                changes.changes.first().map_or("", |c| c.path.as_str()),
+                Self::io("flush", &self.root, e),
+            ));
+        }
+        let mut done = Vec::with_capacity(changes.len());
+        let mut folders: Vec<&Path> = Vec::new();
+        let mut groups = LogGroups::default();
+        for (i, (change, full)) in changes.changes.iter().zip(&resolved).enumerate() {
+            groups.enter(change, reporter);
+            let result = match &staged[i] {
+                Some(temp) => fs::rename(temp, full).map_err(|e| Self::io("rename into", full, e)),
+                None => fs::remove_file(full).map_err(|e| Self::io("delete", full, e)),
+            };
+            if let Err(e) = result {
+                groups.close(reporter);
+                cleanup(&staged[i..]);
+                return Err(CommitError {
+                    path: change.path.clone(),
+                    source: e,
+                    done,
+                });
+            }
+            let verb = if staged[i].is_some() { "wrote" } else { "deleted" };
+            reporter.event(Event::Step(&format!("{verb} {}", change.path)));
+            done.push((change.path.clone(), change.message.clone()));
+            if let Some(folder) = full.parent()
+                && !folders.contains(&folder)
+            {
+                folders.push(folder);
+            }
+        }
+        groups.close(reporter);
+        // The renames themselves durable: one sync per folder, not per file.
+        for folder in folders {
+            if let Ok(dir) = File::open(folder) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// Flushes every file written so far on the filesystem holding `root` (Linux `syncfs`);
+/// elsewhere, `sync` of everything.
+fn sync_filesystem(root: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let dir = File::open(root)?;
+        // SAFETY: `syncfs` takes a valid open descriptor, which `dir` holds for the call.
+        let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = root;
+        // SAFETY: `sync` takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+        Ok(())
     }
 }
 
@@ -285,6 +451,18 @@ impl Target for LocalDir {
     fn file_sha(&self, path: &str) -> Result<Option<BlobSha>, TargetError> {
         let full = self.resolve(path)?;
         self.current_sha(&full)
+    }
+
+    fn local_path(&self, path: &str) -> Option<PathBuf> {
+        self.resolve(path).ok()
+    }
+
+    fn commit(
+        &self,
+        changes: &ChangeSet,
+        reporter: &dyn Reporter,
+    ) -> Result<Vec<(String, String)>, CommitError> {
+        self.commit_batch(changes, reporter)
     }
 
     fn open_file(&self, path: &str) -> Result<Option<Box<dyn Read + '_>>, TargetError> {

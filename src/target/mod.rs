@@ -7,8 +7,9 @@ pub mod local;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Git blob sha (40 lower-case hex digits) identifying a stored file's exact content.
-pub type BlobSha = String;
+pub use crate::change::{BlobSha, Expected};
+use crate::change::{Change, ChangeSet, Content};
+use crate::report::{Event, Reporter};
 
 /// A file read back from a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,15 +57,6 @@ impl Upload<'_> {
     }
 }
 
-/// The state a write or delete requires, so a concurrent writer's change is never overwritten.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expected {
-    /// The path must not exist yet.
-    Absent,
-    /// The path must hold exactly this blob.
-    Sha(BlobSha),
-}
-
 /// Errors of a target. `Conflict` is the one the publish loop answers by re-reading and
 /// re-planning; everything else ends the run.
 #[derive(Debug, thiserror::Error)]
@@ -86,8 +78,39 @@ pub enum TargetError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "`{}` changed after it was validated (its content is not what was checked); rebuild \
+         it and run again", path.display()
+    )]
+    ChangedAfterValidation { path: PathBuf },
     #[error(transparent)]
     Remote(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A change set that could not be committed: the change that failed, why, and what was
+/// committed before it (stores that commit change by change leave those in place).
+#[derive(Debug)]
+pub struct CommitError {
+    pub path: String,
+    pub source: TargetError,
+    pub done: Vec<(String, String)>,
+}
+
+/// The point a run's reads come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The commit the branch was resolved to (GitHub); `None` for a locked local directory,
+    /// which is its own snapshot.
+    pub commit: Option<String>,
+}
+
+/// How a store turns a change set into history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitMode {
+    /// One write per change, in order (local directory, GitHub Contents API).
+    PerChange,
+    /// One commit for the whole change set (GitHub Git Data API).
+    Atomic,
 }
 
 /// Size limits of a store, checked for every file before a run writes anything.
@@ -102,8 +125,8 @@ pub struct SizeLimits {
 /// Held while a run reads, plans and writes; dropping it lets the next run in.
 pub trait RunLock {}
 
-/// A place an index is kept.
-pub trait Target {
+/// A place an index is kept. `Sync`: regenerate and verify read files on every core.
+pub trait Target: Sync {
     /// Where this is, for messages: `/srv/index` or `GridTools/pypi@main`.
     fn location(&self) -> String;
 
@@ -128,6 +151,12 @@ pub trait Target {
     /// Streams a stored file's content (for `verify` and `regenerate`).
     fn open_file(&self, path: &str) -> Result<Option<Box<dyn Read + '_>>, TargetError>;
 
+    /// Where a stored file is on this machine, for stores that are local folders: it can then
+    /// be read in place instead of copied.
+    fn local_path(&self, _path: &str) -> Option<PathBuf> {
+        None
+    }
+
     /// Writes `content` to `path` if it is still in the `expected` state; returns the new blob
     /// sha. `message` becomes the commit message where the store keeps history.
     fn put_file(
@@ -141,6 +170,132 @@ pub trait Target {
     /// Deletes `path` if it still holds `expected`.
     fn delete_file(&self, path: &str, expected: &BlobSha, message: &str)
     -> Result<(), TargetError>;
+
+    /// Starts a consistent view: every read until the next call answers from one state of the
+    /// index (GitHub: the branch resolved to one commit, read by sha, so replica lag cannot mix
+    /// two states into one plan).
+    fn snapshot(&self) -> Result<Snapshot, TargetError> {
+        Ok(Snapshot::default())
+    }
+
+    fn commit_mode(&self) -> CommitMode {
+        CommitMode::PerChange
+    }
+
+    /// Commits a change set planned from the current snapshot. A `Conflict` means the index
+    /// moved since: the caller takes a new snapshot and plans again.
+    fn commit(
+        &self,
+        changes: &ChangeSet,
+        reporter: &dyn Reporter,
+    ) -> Result<Vec<(String, String)>, CommitError> {
+        commit_in_order(self, changes, reporter)
+    }
+}
+
+/// Commits `changes` one by one through `put_file`/`delete_file`, in their order, so every
+/// intermediate state is one the planner meant to be valid. Log groups open per distribution
+/// (its file and `.metadata`), so CI logs fold per file.
+pub fn commit_in_order<T: Target + ?Sized>(
+    target: &T,
+    changes: &ChangeSet,
+    reporter: &dyn Reporter,
+) -> Result<Vec<(String, String)>, CommitError> {
+    let mut done = Vec::new();
+    let mut groups = LogGroups::default();
+    let mut result = Ok(());
+    for change in &changes.changes {
+        groups.enter(change, reporter);
+        match commit_one(target, change, reporter) {
+            Ok(true) => done.push((change.path.clone(), change.message.clone())),
+            Ok(false) => {}
+            Err(source) => {
+                result = Err(CommitError {
+                    path: change.path.clone(),
+                    source,
+                    done: Vec::new(),
+                });
+                break;
+            }
+        }
+    }
+    groups.close(reporter);
+    match result {
+        Ok(()) => Ok(done),
+        Err(mut error) => {
+            error.done = done;
+            Err(error)
+        }
+    }
+}
+
+/// Log groups per distribution (its file and its `.metadata`), so CI logs fold per file.
+#[derive(Default)]
+pub struct LogGroups {
+    open: Option<String>,
+}
+
+impl LogGroups {
+    /// Opens the group `change` belongs to (closing the previous one), if any.
+    pub fn enter(&mut self, change: &Change, reporter: &dyn Reporter) {
+        let file = change.path.rsplit('/').next().unwrap_or(&change.path);
+        let is_dist = matches!(change.content, Content::File(_))
+            || (file.ends_with(".metadata") && !change.is_delete());
+        let group = is_dist.then(|| file.trim_end_matches(".metadata").to_string());
+        if group != self.open {
+            self.close(reporter);
+            if let Some(name) = &group {
+                reporter.event(Event::FileStarted(name));
+            }
+            self.open = group;
+        }
+    }
+
+    pub fn close(&mut self, reporter: &dyn Reporter) {
+        if let Some(open) = self.open.take() {
+            reporter.event(Event::FileFinished(&open));
+        }
+    }
+}
+
+fn commit_one<T: Target + ?Sized>(
+    target: &T,
+    change: &Change,
+    reporter: &dyn Reporter,
+) -> Result<bool, TargetError> {
+    let upload = match &change.content {
+        Content::File(file) => Upload::File {
+            path: &file.path,
+            len: file.len,
+            sha: &file.blob_sha,
+        },
+        Content::Bytes(bytes) => Upload::Bytes(bytes),
+        Content::Delete => {
+            let Expected::Sha(sha) = &change.expected else {
+                // Nothing to delete is what the planner wanted; there is no write to make.
+                return Ok(false);
+            };
+            reporter.event(Event::Detail(&format!("deleting {}", change.path)));
+            target.delete_file(&change.path, sha, &change.message)?;
+            reporter.event(Event::Step(&format!("deleted {}", change.path)));
+            return Ok(true);
+        }
+    };
+    reporter.event(Event::Detail(&format!(
+        "writing {} ({} bytes)",
+        change.path,
+        upload.len()
+    )));
+    let stored = target.put_file(&change.path, upload, &change.expected, &change.message)?;
+    if let Content::File(file) = &change.content
+        && stored != file.blob_sha
+    {
+        return Err(TargetError::ChangedAfterValidation {
+            path: file.path.clone(),
+        });
+    }
+    reporter.event(Event::Step(&format!("wrote {}", change.path)));
+    Ok(true)
 }
 
 /// Checks that `path` is a relative `/`-separated path of plain components, so no input can make
