@@ -1,4 +1,5 @@
-//! A stateful emulator of the GitHub REST Contents API and Git Trees API, for tests.
+//! A stateful emulator of the GitHub REST Contents API, Git Data API and release assets, for
+//! tests.
 //!
 //! It holds one repository with one branch, runs an HTTP/1.1 server on `127.0.0.1:0` on its own
 //! thread with its own tokio runtime (so plain `#[test]` functions can drive it with a blocking
@@ -26,6 +27,16 @@
 //!   sha; `?recursive=…`) and `GET /repos/{o}/{r}/git/blobs/{sha}`.
 //! - `GET /raw/{o}/{r}/{ref}/{path}`: the `download_url` of files (stands in for
 //!   raw.githubusercontent.com: no auth, no rate limit).
+//! - Git Data: `POST /repos/{o}/{r}/git/blobs`, `POST …/git/trees`, `POST …/git/commits`,
+//!   `GET …/git/commits/{sha}`, `PATCH …/git/refs/heads/{b}`.
+//! - `GET /repos/{o}/{r}/pages`, `GET /repos/{o}/{r}/rules/branches/{b}`.
+//! - Releases: `GET …/releases` (newest first), `GET …/releases/tags/{tag}`,
+//!   `POST …/releases`, `GET|DELETE …/releases/{id}`, `GET …/releases/{id}/assets`,
+//!   `GET|DELETE …/releases/assets/{id}`; uploads `POST {uploads}/repos/{o}/{r}/releases/{id}/assets`
+//!   below [`Emulator::uploads_url`]; public downloads `GET /download/{o}/{r}/releases/download/{tag}/{name}`
+//!   (the `browser_download_url`, no auth) → 302 to `GET /cdn/{asset id}/{name}` (the bytes).
+//! - `/repositories/1/…` is the same repository (GitHub's id-based URLs: redirects and `Link`
+//!   headers use them).
 //!
 //! # Rules and the exact answers
 //! Error bodies are `{"message", "documentation_url", "status": "NNN"}` like GitHub's.
@@ -57,8 +68,10 @@
 //!   content > [`Config::max_file_size`] (100 MiB) → 422 `PATH is N bytes; this exceeds GitHub's
 //!   file size limit of 100.00 MB`; request body > [`Config::max_request_body`] → 413. File
 //!   exists, no `sha` → 422 `Invalid request.\n\n"sha" wasn't supplied.`; stale `sha` → 409
-//!   `PATH does not match SHA`; `sha` for a missing file → 409 `PATH does not match SHA` (no
-//!   evidence found of GitHub's exact answer; [`Config::sha_for_missing_file`] switches to 422).
+//!   `PATH does not match SHA`; `sha` for a missing file → the `sha` is ignored and the file
+//!   created, 201 (measured on GitHub by a third party, DESIGN.md §3);
+//!   [`Config::sha_for_missing_file`] switches to 409 `PATH does not match SHA` or 422
+//!   `Invalid request.\n\n"sha" does not match.`.
 //!   Created → 201, updated → 200, `{content: {...}, commit: {...}}` as in `create-file.json`.
 //!   A PUT always makes a commit, even when the bytes are unchanged, so a test that expects "no
 //!   commits" catches needless rewrites.
@@ -71,12 +84,117 @@
 //! - [`Config::start_empty`]: a repository without commits answers contents reads with 404
 //!   `This repository is empty.` and trees/refs with 409 `Git Repository is empty.`; the first
 //!   PUT creates the branch.
+//! - Body ceiling: a Contents PUT or `POST /git/blobs` whose request body exceeds
+//!   [`Config::max_body_before_timeout`] (40 MiB, GitHub's practical ceiling far below the
+//!   documented 100 MB) is read completely, then after [`Config::over_ceiling_delay`] (0) answered
+//!   [`Config::over_ceiling_status`] (502) `{"message": "Server Error"}`; nothing is written. The
+//!   sources report 500 (github-tools/github#496) and 502/504 after 10–12 s (DESIGN.md §3). The
+//!   413 of [`Config::max_request_body`] applies before it.
+//! - Read-only token ([`Config::read_only_token`]) on any write (Contents, Git Data, releases,
+//!   uploads): 403 `Resource not accessible by integration` with
+//!   `x-accepted-github-permissions: contents=write` (default), or with
+//!   [`ReadOnlyWriteAnswer::NotFound`] 404 `Not Found` (a classic token without the `repo`
+//!   scope). `GET /repos/{o}/{r}` with it shows `permissions.push: false`.
+//! - SSO ([`Emulator::set_sso_required`]): every API request with a valid token answers 403
+//!   `Resource protected by organization SAML enforcement. You must grant your Personal Access
+//!   token access to this organization.` with `X-GitHub-SSO: required; url=URL` (no rate cost;
+//!   anonymous reads still work, a bad token still gets 401).
+//! - Moved repository ([`Config::moved_to`]): requests naming the old owner/repo answer 301
+//!   (GET, HEAD) `{"message": "Moved Permanently", "url", "documentation_url"}` or 307 (other
+//!   methods; `"message": "Temporary Redirect"`), `Location` = the same request under
+//!   `/repositories/1/…` (with the query), as GitHub redirects to id-based URLs; the body of a
+//!   307 is read first. The new name works, and answers carry the new name in their URLs.
+//! - Stale reads ([`Config::stale_reads`], [`Emulator::set_stale_reads`], default off): every
+//!   read that names the branch or no ref — Contents GET, `GET /git/trees/BRANCH[:folder]`,
+//!   `GET /branches/{b}`, `GET /git/ref(s)/heads/{b}`, raw downloads by branch — answers from a
+//!   head that was current at some moment in the last N: uniformly among them
+//!   ([`StalePick::Random`]) or always the one current at `now - N` ([`StalePick::Oldest`]).
+//!   Reads by commit, tree or blob sha are exact. Writes are never stale: a Contents PUT is
+//!   checked against the real head, and a ref update against the real head.
+//! - Branch protection ([`Config::protection`], [`Emulator::set_protection`]): Contents PUT →
+//!   409 `Could not create file: REASON`, DELETE → 409 `Could not delete file: REASON`, checked
+//!   after the `sha` rules; `PATCH /git/refs/heads/B` → 422 `Protected branch update failed for
+//!   refs/heads/B.\n\nREASON` (where GitHub puts the reason is not documented). REASON is
+//!   `Changes must be made through a pull request.` for [`Protection::require_pull_request`],
+//!   else `Required status check "CTX" is expected.` (one check) or `N of N required status
+//!   checks are expected.`. With [`Protection::bypass`] the token's writes go through.
+//!   `GET /branches/{b}` shows `"protected": true` whenever a protection is set; `GET
+//!   /rules/branches/{b}` lists `[{type: "pull_request" | "required_status_checks",
+//!   ruleset_source_type: "Repository", ruleset_source: "o/r", ruleset_id: 1, parameters}]`
+//!   (`[]` without protection, or for another branch).
+//! - Git Data (needs a first commit: in an empty repository every Git Data write answers 409
+//!   `Git Repository is empty.`, as GitHub does). Bodies not JSON → 400 `Problems parsing
+//!   JSON`; missing or mistyped fields → 422 `Invalid request.\n\n…` as for Contents.
+//!   - `POST /git/blobs {content, encoding: "utf-8" (default) | "base64"}` → 201 `{sha, url}`
+//!     with git's blob sha; bad base64 → 422 `Invalid request.\n\ncontent is not valid
+//!     Base64.`; more than [`Config::max_file_size`] → 422. Stored, not committed.
+//!   - `POST /git/trees {base_tree?, tree: [{path, mode, type, sha | content}]}` → 201 `{sha,
+//!     url, tree: [top-level entries], truncated: false}` with git's tree sha. Paths may be
+//!     nested (`dace/index.html`); `sha: null` deletes the path (a file or a whole folder);
+//!     `content` stores a utf-8 blob; a later entry wins. Unknown `base_tree` → 422 `base_tree
+//!     is not a valid tree oid`; unknown blob → 422 `tree.sha SHA is not a valid blob` (type
+//!     `tree`: `… is not a valid tree`); only modes `100644` (blob) and `040000` (tree) are
+//!     emulated (others → 422).
+//!   - `POST /git/commits {message, tree, parents?, author?, committer?}` (`{name, email,
+//!     date?}`, ISO 8601 dates with `Z` or `±HH:MM`) → 201 `{sha, node_id, url, html_url,
+//!     author, committer, tree: {sha, url}, message, parents: [{sha, url, html_url}],
+//!     verification}` with git's commit sha (the message hashed as `git commit-tree -m` stores
+//!     it: a final newline added when missing). Author defaults to the token's user and the
+//!     time of the request, committer to the author. Unknown tree → 422 `Tree SHA does not
+//!     exist`; unknown parent → 422 `Parent SHA does not exist or is not a commit object`. The
+//!     branch does not move; the commit is readable by sha (`GET /git/commits/{sha}`,
+//!     `?ref=SHA`).
+//!   - `PATCH /git/refs/heads/B {sha, force?}` → 200 with the ref JSON when `sha` is the head or
+//!     a descendant of it, or `force: true`; else 422 `Update is not a fast forward`. Unknown
+//!     (or non-commit) `sha` → 422 `Object does not exist`; another branch → 422 `Reference does
+//!     not exist`. Moving the branch records one [`Commit`] of kind [`CommitKind::GitData`] (for
+//!     the commit moved to; `paths` = every path that differs between the old and new tree) and
+//!     [`RequestRecord::commit`]; setting it to the head it already has records nothing.
+//!     [`Config::write_latency`] applies.
+//! - GitHub Pages ([`Config::pages`], [`Emulator::set_pages`]): `GET /repos/{o}/{r}/pages` → 404
+//!   `Not Found` when `None`, else `{url, status, cname: null, custom_404: false, html_url,
+//!   build_type: "legacy" | "workflow", source: {branch, path}, public: true,
+//!   protected_domain_state: null, pending_domain_unverified_at: null, https_enforced: true}`.
+//! - Releases (shapes as in `release-assets-conflict.json`, plus `digest`):
+//!   - `GET /releases/tags/{tag}` and `GET /releases/{id}` → the release or 404 `Not Found`.
+//!   - `POST /releases {tag_name, name?, body?, target_commitish?, draft?, prerelease?}` → 201
+//!     (`target_commitish` defaults to the branch); a tag that has a release → 422 `Validation
+//!     Failed` with `errors: [{resource: "Release", code: "already_exists", field:
+//!     "tag_name"}]`. `upload_url` is `{uploads}/repos/{o}/{r}/releases/{id}/assets{?name,label}`.
+//!   - `GET /releases/{id}/assets?per_page=N&page=P`: oldest first, `per_page` 30 by default, at
+//!     most 100, with `Link: <…/repositories/1/releases/{id}/assets?per_page=N&page=P>;
+//!     rel="next", <…>; rel="last"` (and `prev`, `first` past page 1), like GitHub's.
+//!   - Upload, raw body (not base64) read into memory, up to [`Config::max_asset_size`] (413
+//!     beyond): unknown release → 404; no `Content-Length` (a chunked body) → 400 `{"message":
+//!     "Bad Content-Length: ", "request_id"}` (PyGithub#525, deno#24197; off with
+//!     [`Config::upload_requires_content_length`]); no `Content-Type` → 400 `Invalid
+//!     Content-Type: ''` (fastlane#9922); no `name` → 422 `Invalid name for request` (the
+//!     status is a guess). The name is rewritten by [`Config::asset_name_rule`] (GitHub's real
+//!     rule is not documented; by default [`github_asset_name`]); a name already taken (after
+//!     the rewrite) → 422 exactly as recorded (`{message: "Validation Failed", request_id,
+//!     documentation_url, errors: [{resource: "ReleaseAsset", code: "already_exists", field:
+//!     "name"}]}`). Else 201 `{url, id, node_id, name, label, uploader: {login}, content_type,
+//!     state: "uploaded", size, digest: "sha256:HEX", download_count, created_at, updated_at,
+//!     browser_download_url}`.
+//!   - `GET /releases/assets/{id}` → the asset (with `Accept: application/octet-stream`: 302 to
+//!     the CDN stand-in); `DELETE /releases/assets/{id}` → 204 (404 if unknown).
+//!   - `browser_download_url` = `http://127.0.0.1:PORT/download/{o}/{r}/releases/download/{tag}/{name}`
+//!     → 302 `Location: /cdn/{id}/{name}?…` → 200 `application/octet-stream` with
+//!     `Content-Disposition: attachment; filename=NAME`. No auth, no rate limit, no faults (like
+//!     `/raw/`); 404 for a private repository. [`RequestRecord::content_served`] is
+//!     `release TAG/NAME`.
+//!   - Uploads, release writes and asset deletes count against the rate limit like any API
+//!     request and get faults like any other (match them with [`Emulator::uploads_url`] paths or
+//!     [`Emulator::api_path`]).
 //! - Faults ([`FaultPlan`]): scripted "next N requests matching METHOD + path prefix" rules, and
-//!   seeded random ones.
+//!   seeded random ones. They apply to every API and upload request, reads and writes alike:
+//!   [`Fault::DropAfterApply`] on any write (Contents, blobs, trees, commits, ref updates,
+//!   releases, uploads, asset deletes) applies it and loses the answer.
 
 mod faults;
 mod git;
 mod server;
+mod sha256;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -91,7 +209,7 @@ pub use faults::{Fault, FaultPlan, FaultRule, RandomFaults};
 pub use git::git_blob_sha;
 
 use faults::FaultState;
-use git::{Blob, Snapshot, Tree};
+use git::{Blob, CommitObject, Signature, Snapshot, Tree};
 
 /// What the emulated repository looks like and how it behaves.
 #[derive(Debug, Clone)]
@@ -125,19 +243,214 @@ pub struct Config {
     pub max_tree_entries: usize,
     /// Largest request body accepted (413 beyond). Must leave room for a base64 100 MB file.
     pub max_request_body: u64,
-    /// The answer to a PUT with a `sha` for a file that does not exist.
+    /// The answer to a PUT with a `sha` for a file that does not exist (GitHub: the file is
+    /// created).
     pub sha_for_missing_file: MissingFileSha,
     /// Start as a repository without any commit (as GitHub creates one without a README): reads
     /// answer 404 `This repository is empty.` (Git Trees/refs: 409 `Git Repository is empty.`)
     /// until a PUT or a seed makes the first commit. Otherwise the branch starts with one empty
     /// root commit.
     pub start_empty: bool,
+    /// How far back a read by branch name may look (eventual consistency): every such read
+    /// answers from the branch as it was at some moment within this window. Zero (the default)
+    /// makes every read current. Also [`Emulator::set_stale_reads`].
+    pub stale_reads: Duration,
+    /// Which past head a stale read answers from.
+    pub stale_pick: StalePick,
+    /// Branch protection or a ruleset on the branch (none by default). Also
+    /// [`Emulator::set_protection`].
+    pub protection: Option<Protection>,
+    /// Request bodies of a Contents PUT or `POST /git/blobs` beyond this many bytes are read
+    /// and then answered [`Config::over_ceiling_status`] with nothing written (GitHub's
+    /// practical ceiling: about 40 MiB, see DESIGN.md §3). Default 40 MiB.
+    pub max_body_before_timeout: u64,
+    /// How long the emulator waits before that answer (GitHub: 10 s and more). Default zero.
+    pub over_ceiling_delay: Duration,
+    /// The status of that answer: 502 by default (500 and 504 are reported too).
+    pub over_ceiling_status: u16,
+    /// What a write with [`Config::read_only_token`] gets. Also
+    /// [`Emulator::set_read_only_write_answer`].
+    pub read_only_write_answer: ReadOnlyWriteAnswer,
+    /// `Some(url)`: the organization enforces SAML SSO and the tokens are not authorized for
+    /// it: every request with a token answers 403 with `X-GitHub-SSO: required; url=URL`. Also
+    /// [`Emulator::set_sso_required`].
+    pub sso_required: Option<String>,
+    /// `Some((owner, repo))`: the repository was renamed or transferred there. Requests to
+    /// [`Config::owner`]/[`Config::repo`] answer 301 (GET, HEAD) or 307 (other methods); the
+    /// new name works.
+    pub moved_to: Option<(String, String)>,
+    /// The GitHub Pages site (`GET /repos/{o}/{r}/pages`); `None` (the default) answers 404.
+    /// Also [`Emulator::set_pages`].
+    pub pages: Option<Pages>,
+    /// How GitHub rewrites a release asset's name on upload. GitHub does not document its
+    /// rule; the default, [`github_asset_name`], replaces every character outside
+    /// `A-Za-z0-9._+-` with `.`.
+    pub asset_name_rule: fn(&str) -> String,
+    /// Largest release asset an upload may store (GitHub: 2 GiB; 413 beyond).
+    pub max_asset_size: u64,
+    /// An upload without `Content-Length` (a chunked body) answers 400 `Bad Content-Length: `,
+    /// as uploads.github.com does (default true).
+    pub upload_requires_content_length: bool,
+}
+
+/// Which past head a read by branch name answers from when [`Config::stale_reads`] is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StalePick {
+    /// Any head current within the window, uniformly at random (the default).
+    #[default]
+    Random,
+    /// Always the oldest one: the head as it was at `now - window` (deterministic).
+    Oldest,
+}
+
+/// Rules on the branch, as a repository ruleset (`GET /rules/branches/{b}` lists them) that also
+/// marks the branch `protected`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Protection {
+    /// Changes must be made through a pull request.
+    pub require_pull_request: bool,
+    /// Status check contexts that must pass (none: no such rule).
+    pub required_status_checks: Vec<String>,
+    /// The token is a bypass actor: its writes go through despite the rules.
+    pub bypass: bool,
+}
+
+impl Protection {
+    /// "Require a pull request before merging".
+    pub fn pull_request() -> Protection {
+        Protection {
+            require_pull_request: true,
+            ..Protection::default()
+        }
+    }
+
+    /// "Require status checks to pass" with these contexts.
+    pub fn status_checks(contexts: &[&str]) -> Protection {
+        Protection {
+            required_status_checks: contexts.iter().map(|c| c.to_string()).collect(),
+            ..Protection::default()
+        }
+    }
+
+    /// The same rules, with the token allowed to bypass them.
+    pub fn with_bypass(mut self) -> Protection {
+        self.bypass = true;
+        self
+    }
+
+    /// Why a direct write is refused, in GitHub's words (`None` when no rule applies).
+    pub(crate) fn reason(&self) -> Option<String> {
+        if self.bypass {
+            return None;
+        }
+        if self.require_pull_request {
+            return Some("Changes must be made through a pull request.".into());
+        }
+        match self.required_status_checks.as_slice() {
+            [] => None,
+            [one] => Some(format!("Required status check \"{one}\" is expected.")),
+            many => Some(format!(
+                "{n} of {n} required status checks are expected.",
+                n = many.len()
+            )),
+        }
+    }
+}
+
+/// What a read-only token's write gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadOnlyWriteAnswer {
+    /// 403 `Resource not accessible by integration` with `x-accepted-github-permissions`
+    /// (a fine-grained token or GitHub App without Contents: write; the default).
+    #[default]
+    Forbidden,
+    /// 404 `Not Found` (a classic token without the `repo` scope).
+    NotFound,
+}
+
+/// How a GitHub Pages site is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PagesBuildType {
+    /// Built from a branch ("Deploy from a branch").
+    Legacy,
+    /// Built by a GitHub Actions workflow.
+    Workflow,
+}
+
+/// A GitHub Pages site, as `GET /repos/{o}/{r}/pages` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pages {
+    pub build_type: PagesBuildType,
+    pub source_branch: String,
+    /// `"/"` or `"/docs"`.
+    pub source_path: String,
+    /// `"built"`, `"building"`, `"errored"`; `None` answers `null`.
+    pub status: Option<String>,
+    pub html_url: String,
+}
+
+impl Pages {
+    /// A site built from `branch` at `/`, status `built`.
+    pub fn legacy(branch: &str, html_url: &str) -> Pages {
+        Pages {
+            build_type: PagesBuildType::Legacy,
+            source_branch: branch.into(),
+            source_path: "/".into(),
+            status: Some("built".into()),
+            html_url: html_url.into(),
+        }
+    }
+}
+
+/// GitHub's (undocumented) rewrite of release asset names, as the emulator assumes it: every
+/// character outside `A-Za-z0-9._+-` becomes `.` (so `dace-43!2026.2.3-py3-none-any.whl` becomes
+/// `dace-43.2026.2.3-py3-none-any.whl`).
+pub fn github_asset_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
+/// A release and its assets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub id: u64,
+    pub tag_name: String,
+    pub name: Option<String>,
+    pub body: Option<String>,
+    pub target_commitish: String,
+    pub draft: bool,
+    pub prerelease: bool,
+    pub assets: Vec<Asset>,
+}
+
+/// One release asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    pub id: u64,
+    /// The name as stored (after [`Config::asset_name_rule`]).
+    pub name: String,
+    pub label: Option<String>,
+    pub content_type: String,
+    pub size: u64,
+    /// `"sha256:HEX"`.
+    pub digest: String,
+    pub bytes: Bytes,
 }
 
 /// The answer to a PUT that names a `sha` for a path holding no file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissingFileSha {
-    /// 409 `PATH does not match SHA` (the default).
+    /// The `sha` is ignored and the file is created (201): GitHub's behaviour as measured by a
+    /// third party (DESIGN.md §3). The default.
+    Create,
+    /// 409 `PATH does not match SHA`.
     Conflict,
     /// 422 `Invalid request.\n\n"sha" does not match.`
     Unprocessable,
@@ -178,8 +491,21 @@ impl Default for Config {
             max_dir_entries: 1000,
             max_tree_entries: 100_000,
             max_request_body: 256 * 1024 * 1024,
-            sha_for_missing_file: MissingFileSha::Conflict,
+            sha_for_missing_file: MissingFileSha::Create,
             start_empty: false,
+            stale_reads: Duration::ZERO,
+            stale_pick: StalePick::Random,
+            protection: None,
+            max_body_before_timeout: 40 * 1024 * 1024,
+            over_ceiling_delay: Duration::ZERO,
+            over_ceiling_status: 502,
+            read_only_write_answer: ReadOnlyWriteAnswer::Forbidden,
+            sso_required: None,
+            moved_to: None,
+            pages: None,
+            asset_name_rule: github_asset_name,
+            max_asset_size: 2 * 1024 * 1024 * 1024,
+            upload_requires_content_length: true,
         }
     }
 }
@@ -213,6 +539,9 @@ pub enum CommitKind {
     Update,
     /// DELETE.
     Delete,
+    /// A Git Data ref update (`PATCH /git/refs/heads/BRANCH`) that moved the branch to this
+    /// commit.
+    GitData,
 }
 
 /// One commit of the branch's history.
@@ -223,7 +552,8 @@ pub struct Commit {
     pub tree: String,
     pub message: String,
     pub kind: CommitKind,
-    /// Paths the commit wrote or deleted.
+    /// Paths the commit wrote or deleted (for [`CommitKind::GitData`]: every path that differs
+    /// between the old head's tree and this commit's).
     pub paths: Vec<String>,
     pub author: Person,
     pub committer: Person,
@@ -235,11 +565,11 @@ impl Commit {
         self.paths.first().map(String::as_str)
     }
 
-    /// Whether it was made through the API (PUT or DELETE).
+    /// Whether it was made through the API (Contents PUT or DELETE, or a Git Data ref update).
     pub fn via_api(&self) -> bool {
         matches!(
             self.kind,
-            CommitKind::Create | CommitKind::Update | CommitKind::Delete
+            CommitKind::Create | CommitKind::Update | CommitKind::Delete | CommitKind::GitData
         )
     }
 }
@@ -269,16 +599,19 @@ pub struct RequestRecord {
     pub content_served: Option<String>,
     /// Served by the `download_url` stand-in rather than the API.
     pub raw_download: bool,
-    /// The commit this request made, if it wrote.
+    /// The commit this request made or moved the branch to, if it wrote to the branch.
     pub commit: Option<String>,
+    /// What the request created without moving the branch: the sha of a blob, tree or commit
+    /// (`POST /git/...`), or `release:ID` / `asset:ID`.
+    pub created: Option<String>,
     pub started: Instant,
     pub finished: Instant,
 }
 
 impl RequestRecord {
-    /// Whether it was a PUT or DELETE.
+    /// Whether it used a mutating method: PUT, DELETE, POST or PATCH.
     pub fn is_write(&self) -> bool {
-        self.method == "PUT" || self.method == "DELETE"
+        matches!(self.method.as_str(), "PUT" | "DELETE" | "POST" | "PATCH")
     }
 }
 
@@ -290,6 +623,10 @@ pub(crate) struct RateState {
 
 pub(crate) struct State {
     pub head: Arc<Snapshot>,
+    /// Every head the branch had, with the moment it became the head (for stale reads).
+    pub history: Vec<(Instant, Arc<Snapshot>)>,
+    /// Every commit object, by sha.
+    pub objects: HashMap<String, Arc<CommitObject>>,
     pub snapshots: HashMap<String, Arc<Snapshot>>,
     /// Every tree and blob ever stored, by sha (git objects are immutable).
     pub trees: HashMap<String, Arc<Tree>>,
@@ -303,6 +640,16 @@ pub(crate) struct State {
     pub latency: Duration,
     pub write_latency: Duration,
     pub next_request_id: u64,
+    pub stale_reads: Duration,
+    pub stale_pick: StalePick,
+    pub stale_rng: fastrand::Rng,
+    pub protection: Option<Protection>,
+    pub read_only_write_answer: ReadOnlyWriteAnswer,
+    pub sso_required: Option<String>,
+    pub pages: Option<Pages>,
+    pub releases: Vec<Release>,
+    pub next_release_id: u64,
+    pub next_asset_id: u64,
 }
 
 impl State {
@@ -320,19 +667,25 @@ impl State {
         let tree = dirs[""].sha.clone();
         // The first commit of an empty repository has no parent.
         let parent = (!self.head.commit.is_empty()).then(|| self.head.commit.clone());
-        let seconds = SystemTime::now()
+        let secs = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut object = format!("tree {tree}\n");
-        if let Some(p) = &parent {
-            object.push_str(&format!("parent {p}\n"));
-        }
-        object.push_str(&format!(
-            "author {} <{}> {seconds} +0000\ncommitter {} <{}> {seconds} +0000\n\n{message}\n",
-            author.name, author.email, committer.name, committer.email
-        ));
+            .map_or(0, |d| d.as_secs() as i64);
+        let signature = |p: &Person| Signature {
+            name: p.name.clone(),
+            email: p.email.clone(),
+            secs,
+            tz_minutes: 0,
+        };
         // The parent chain makes every commit unique even when tree and message repeat.
-        let sha = git::sha1_hex(format!("commit {}\0{object}", object.len()).as_bytes());
+        let object = CommitObject::new(
+            &tree,
+            parent.iter().cloned().collect(),
+            message,
+            signature(&author),
+            signature(&committer),
+        );
+        let sha = object.sha.clone();
+        self.objects.insert(sha.clone(), Arc::new(object));
         for blob in files.values() {
             self.blobs
                 .entry(blob.sha.clone())
@@ -347,7 +700,7 @@ impl State {
             dirs,
         });
         self.snapshots.insert(sha.clone(), snapshot.clone());
-        self.head = snapshot;
+        self.set_head(snapshot);
         let commit = Commit {
             sha,
             parent,
@@ -360,6 +713,35 @@ impl State {
         };
         self.commits.push(commit.clone());
         commit
+    }
+
+    /// Moves the branch.
+    pub fn set_head(&mut self, snapshot: Arc<Snapshot>) {
+        self.history.push((Instant::now(), snapshot.clone()));
+        self.head = snapshot;
+    }
+
+    /// The branch as a read by its name sees it: the head, or with [`Config::stale_reads`] a
+    /// head that was current at some moment within the window.
+    pub fn read_head(&mut self) -> Arc<Snapshot> {
+        if self.stale_reads.is_zero() || self.history.is_empty() {
+            return self.head.clone();
+        }
+        let now = Instant::now();
+        let cutoff = now.checked_sub(self.stale_reads);
+        // The head current at `now - window`: the last one that became head at or before it.
+        let first = match cutoff {
+            Some(cutoff) => self
+                .history
+                .partition_point(|(t, _)| *t <= cutoff)
+                .saturating_sub(1),
+            None => 0,
+        };
+        let pick = match self.stale_pick {
+            StalePick::Oldest => first,
+            StalePick::Random => self.stale_rng.usize(first..self.history.len()),
+        };
+        self.history[pick].1.clone()
     }
 }
 
@@ -380,6 +762,24 @@ impl Shared {
     /// `http://127.0.0.1:PORT` + the API prefix.
     pub fn api_base(&self) -> String {
         format!("{}{}", self.base, self.config.api_prefix)
+    }
+
+    /// The path prefix of release uploads: `/uploads`, or `/api/uploads` for an API prefix
+    /// such as `/api/v3`.
+    pub fn uploads_prefix(&self) -> String {
+        let prefix = self.config.api_prefix.trim_end_matches('/');
+        match prefix.rfind('/') {
+            Some(i) if !prefix.is_empty() => format!("{}/uploads", &prefix[..i]),
+            _ => "/uploads".to_string(),
+        }
+    }
+
+    /// The repository's current owner and name (the new ones after a [`Config::moved_to`]).
+    pub fn full_name(&self) -> (&str, &str) {
+        match &self.config.moved_to {
+            Some((o, r)) => (o, r),
+            None => (&self.config.owner, &self.config.repo),
+        }
     }
 }
 
@@ -410,7 +810,9 @@ impl Emulator {
             dirs: HashMap::new(),
         });
         let mut state = State {
-            head: empty,
+            head: empty.clone(),
+            history: Vec::new(),
+            objects: HashMap::new(),
             snapshots: HashMap::new(),
             trees: HashMap::new(),
             blobs: HashMap::new(),
@@ -427,8 +829,20 @@ impl Emulator {
             latency: config.latency,
             write_latency: config.write_latency,
             next_request_id: 1,
+            stale_reads: config.stale_reads,
+            stale_pick: config.stale_pick,
+            stale_rng: fastrand::Rng::with_seed(0x57a1e),
+            protection: config.protection.clone(),
+            read_only_write_answer: config.read_only_write_answer,
+            sso_required: config.sso_required.clone(),
+            pages: config.pages.clone(),
+            releases: Vec::new(),
+            next_release_id: 1,
+            next_asset_id: 1,
         };
-        if !config.start_empty {
+        if config.start_empty {
+            state.set_head(empty);
+        } else {
             state.commit(
                 BTreeMap::new(),
                 "Initial commit",
@@ -691,6 +1105,122 @@ impl Emulator {
         let mut state = self.shared.lock();
         state.latency = latency;
         state.write_latency = write_latency;
+    }
+
+    /// Sets [`Config::stale_reads`]: reads by branch name may answer from any head current
+    /// within the last `window` (heads from before this call count too).
+    pub fn set_stale_reads(&self, window: Duration) {
+        self.shared.lock().stale_reads = window;
+    }
+
+    /// Sets [`Config::stale_pick`].
+    pub fn set_stale_pick(&self, pick: StalePick) {
+        self.shared.lock().stale_pick = pick;
+    }
+
+    /// Sets [`Config::protection`].
+    pub fn set_protection(&self, protection: Option<Protection>) {
+        self.shared.lock().protection = protection;
+    }
+
+    /// Sets [`Config::read_only_write_answer`].
+    pub fn set_read_only_write_answer(&self, answer: ReadOnlyWriteAnswer) {
+        self.shared.lock().read_only_write_answer = answer;
+    }
+
+    /// Sets [`Config::sso_required`]: `Some(url)` makes every request with a token answer 403
+    /// with `X-GitHub-SSO: required; url=URL`.
+    pub fn set_sso_required(&self, url: Option<&str>) {
+        self.shared.lock().sso_required = url.map(str::to_string);
+    }
+
+    /// Sets [`Config::pages`].
+    pub fn set_pages(&self, pages: Option<Pages>) {
+        self.shared.lock().pages = pages;
+    }
+
+    /// The request path of a repository endpoint, `{prefix}/repos/{o}/{r}/{rest}` (`rest`
+    /// without a leading `/`), as matched by [`FaultRule`]s.
+    pub fn api_path(&self, rest: &str) -> String {
+        let cfg = &self.shared.config;
+        let path = format!("{}/repos/{}/{}", cfg.api_prefix, cfg.owner, cfg.repo);
+        if rest.is_empty() {
+            path
+        } else {
+            format!("{path}/{rest}")
+        }
+    }
+
+    /// The base of release upload URLs: `http://127.0.0.1:PORT/uploads` (stands in for
+    /// `https://uploads.github.com`), or `…/api/uploads` with an [`Config::api_prefix`] (as on
+    /// GitHub Enterprise Server). Upload paths are `/repos/{o}/{r}/releases/{id}/assets` below it.
+    pub fn uploads_url(&self) -> String {
+        format!("{}{}", self.shared.base, self.shared.uploads_prefix())
+    }
+
+    /// Every release, in order of creation, with its assets.
+    pub fn releases(&self) -> Vec<Release> {
+        self.shared.lock().releases.clone()
+    }
+
+    /// The release of `tag`.
+    pub fn release(&self, tag: &str) -> Option<Release> {
+        self.shared
+            .lock()
+            .releases
+            .iter()
+            .find(|r| r.tag_name == tag)
+            .cloned()
+    }
+
+    /// The assets of the release of `tag` (none if there is no such release), in upload order.
+    pub fn assets(&self, tag: &str) -> Vec<Asset> {
+        self.release(tag).map(|r| r.assets).unwrap_or_default()
+    }
+
+    /// Creates a release for `tag` without a request (or returns the existing one's id).
+    pub fn seed_release(&self, tag: &str) -> u64 {
+        let mut state = self.shared.lock();
+        if let Some(r) = state.releases.iter().find(|r| r.tag_name == tag) {
+            return r.id;
+        }
+        let id = state.next_release_id;
+        state.next_release_id += 1;
+        let target = self.shared.config.branch.clone();
+        state.releases.push(Release {
+            id,
+            tag_name: tag.to_string(),
+            name: Some(tag.to_string()),
+            body: None,
+            target_commitish: target,
+            draft: false,
+            prerelease: false,
+            assets: Vec::new(),
+        });
+        id
+    }
+
+    /// Adds an asset to the release of `tag` (created if needed) without a request, under
+    /// `name` exactly (no rewrite); an asset of that name is replaced. Returns the asset id.
+    pub fn seed_asset(&self, tag: &str, name: &str, content_type: &str, bytes: &[u8]) -> u64 {
+        let release_id = self.seed_release(tag);
+        let mut state = self.shared.lock();
+        let id = state.next_asset_id;
+        state.next_asset_id += 1;
+        let asset = Asset {
+            id,
+            name: name.to_string(),
+            label: None,
+            content_type: content_type.to_string(),
+            size: bytes.len() as u64,
+            digest: format!("sha256:{}", sha256::sha256_hex(bytes)),
+            bytes: Bytes::copy_from_slice(bytes),
+        };
+        if let Some(r) = state.releases.iter_mut().find(|r| r.id == release_id) {
+            r.assets.retain(|a| a.name != name);
+            r.assets.push(asset);
+        }
+        id
     }
 }
 

@@ -19,7 +19,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
 
 use crate::git::{Blob, EntryKind, Snapshot, Tree};
-use crate::{CommitKind, Fault, MissingFileSha, Person, RequestRecord, Shared};
+use crate::{
+    CommitKind, Fault, MissingFileSha, PagesBuildType, Person, ReadOnlyWriteAnswer, RequestRecord,
+    Shared,
+};
+
+mod git_data;
+mod releases;
 
 /// An answer under construction; turned into a hyper response at the end.
 pub(crate) struct Resp {
@@ -31,14 +37,19 @@ pub(crate) struct Resp {
 impl Resp {
     fn into_hyper(self) -> Response<Full<Bytes>> {
         let mut resp = Response::new(Full::new(self.body));
-        *resp.status_mut() = StatusCode::from_u16(self.status).expect("valid status");
+        *resp.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         *resp.headers_mut() = self.headers;
         resp
     }
 
+    /// Sets a header; a value that is not a valid header value (it could come from a request)
+    /// is percent-encoded rather than panicking.
     fn header(&mut self, name: &'static str, value: &str) {
-        self.headers
-            .insert(name, HeaderValue::from_str(value).expect("header value"));
+        let value = HeaderValue::from_str(value).unwrap_or_else(|_| {
+            HeaderValue::from_str(&encode_path(value)).unwrap_or(HeaderValue::from_static(""))
+        });
+        self.headers.insert(name, value);
     }
 }
 
@@ -149,6 +160,7 @@ async fn handle(
         content_served: None,
         raw_download: false,
         commit: None,
+        created: None,
         started,
         finished: started,
     };
@@ -201,14 +213,33 @@ async fn process(
         record.raw_download = true;
         return Outcome::Answer(raw_download(shared, inc, rest, record));
     }
-    let Some(api_path) = inc.path.strip_prefix(cfg.api_prefix.as_str()) else {
-        return Outcome::Answer(error(404, "Not Found", DOCS));
+    if let Some(rest) = inc.path.strip_prefix("/download/") {
+        record.raw_download = true;
+        return Outcome::Answer(releases::download(shared, inc, rest, record));
+    }
+    if let Some(rest) = inc.path.strip_prefix("/cdn/") {
+        record.raw_download = true;
+        return Outcome::Answer(releases::cdn(shared, inc, rest, record));
+    }
+    let uploads_prefix = shared.uploads_prefix();
+    let (api_path, uploads) = match inc.path.strip_prefix(uploads_prefix.as_str()) {
+        Some(p) if p.starts_with('/') => (p, true),
+        _ => match inc.path.strip_prefix(cfg.api_prefix.as_str()) {
+            Some(p) => (p, false),
+            None => return Outcome::Answer(error(404, "Not Found", DOCS)),
+        },
     };
     let api_path = if api_path.is_empty() { "/" } else { api_path };
+    // Uploads may be far larger than any API body.
+    let limit = if uploads {
+        cfg.max_asset_size.max(cfg.max_request_body)
+    } else {
+        cfg.max_request_body
+    };
 
     // GitHub's front end refuses requests without a User-Agent before anything else.
     if record.user_agent.is_none() {
-        let _ = read_body(body, cfg.max_request_body, record).await;
+        let _ = read_body(body, limit, record).await;
         return Outcome::Answer(text(
             403,
             "Request forbidden by administrative rules. Please make sure your request has a \
@@ -230,21 +261,21 @@ async fn process(
         Some(Fault::Latency(d)) => tokio::time::sleep(*d).await,
         Some(Fault::DropBeforeApply) => {
             // Read the whole body first so the close is a clean FIN, not a reset mid-upload.
-            let _ = read_body(body, cfg.max_request_body, record).await;
+            let _ = read_body(body, limit, record).await;
             return Outcome::Drop;
         }
         Some(Fault::ServerError { status, html }) => {
-            let _ = read_body(body, cfg.max_request_body, record).await;
+            let _ = read_body(body, limit, record).await;
             return Outcome::Answer(server_error(*status, *html));
         }
         Some(Fault::TooManyRequests { retry_after_secs }) => {
-            let _ = read_body(body, cfg.max_request_body, record).await;
+            let _ = read_body(body, limit, record).await;
             let mut resp = secondary_limit(429, Some(*retry_after_secs));
             add_rate_headers(shared, &mut resp);
             return Outcome::Answer(resp);
         }
         Some(Fault::SecondaryRateLimit { retry_after_secs }) => {
-            let _ = read_body(body, cfg.max_request_body, record).await;
+            let _ = read_body(body, limit, record).await;
             let mut resp = secondary_limit(403, *retry_after_secs);
             add_rate_headers(shared, &mut resp);
             return Outcome::Answer(resp);
@@ -254,28 +285,41 @@ async fn process(
 
     let auth = authenticate(shared, inc);
     if auth == Auth::Bad {
-        let _ = read_body(body, cfg.max_request_body, record).await;
+        let _ = read_body(body, limit, record).await;
         let mut resp = error(401, "Bad credentials", DOCS);
         add_rate_headers(shared, &mut resp);
         return Outcome::Answer(resp);
     }
 
-    if let Err(resp) = take_rate(shared) {
-        let _ = read_body(body, cfg.max_request_body, record).await;
+    let sso = shared.lock().sso_required.clone();
+    if let Some(url) = sso
+        && auth != Auth::Anonymous
+    {
+        let _ = read_body(body, limit, record).await;
+        let mut resp = error(
+            403,
+            "Resource protected by organization SAML enforcement. You must grant your Personal \
+             Access token access to this organization.",
+            "https://docs.github.com/articles/authenticating-to-a-github-organization-with-saml-single-sign-on/",
+        );
+        resp.header("x-github-sso", &format!("required; url={url}"));
         return Outcome::Answer(resp);
     }
 
-    let mut resp = route(
+    if let Err(resp) = take_rate(shared) {
+        let _ = read_body(body, limit, record).await;
+        return Outcome::Answer(resp);
+    }
+
+    let ctx = Ctx {
         shared,
         inc,
-        api_path,
         auth,
-        body,
+        limit,
         base,
         write_latency,
-        record,
-    )
-    .await;
+    };
+    let mut resp = route(&ctx, api_path, uploads, body, record).await;
 
     if inc.method == "GET" && resp.status == 200 {
         apply_etag(&mut resp, inc);
@@ -378,65 +422,205 @@ fn add_rate_headers(shared: &Shared, resp: &mut Resp) {
     set("x-ratelimit-resource", "core".to_string());
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn route(
-    shared: &Arc<Shared>,
-    inc: &RequestInfo,
-    api_path: &str,
+/// What every endpoint handler needs to know about the request.
+struct Ctx<'a> {
+    shared: &'a Arc<Shared>,
+    inc: &'a RequestInfo,
     auth: Auth,
-    body: &mut Option<Incoming>,
+    /// The largest body this request may send.
+    limit: u64,
+    /// The branch head as the request arrived.
     base: Arc<Snapshot>,
     write_latency: Duration,
+}
+
+/// Which repository a request path names.
+enum Target<'a> {
+    /// This repository; the rest of the path after `repos/{o}/{r}/` or `repositories/1/`.
+    Repo(&'a str),
+    /// The old name of a moved repository.
+    Moved(&'a str),
+    Unknown,
+}
+
+fn target<'a>(shared: &Shared, path: &'a str) -> Target<'a> {
+    let cfg = &shared.config;
+    if let Some(r) = path.strip_prefix("repositories/") {
+        let (id, rest) = r.split_once('/').unwrap_or((r, ""));
+        return if id == "1" {
+            Target::Repo(rest)
+        } else {
+            Target::Unknown
+        };
+    }
+    let Some(r) = path.strip_prefix("repos/") else {
+        return Target::Unknown;
+    };
+    let mut parts = r.splitn(3, '/');
+    let (owner, repo, rest) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let (current_owner, current_repo) = shared.full_name();
+    if owner.eq_ignore_ascii_case(current_owner) && repo.eq_ignore_ascii_case(current_repo) {
+        Target::Repo(rest)
+    } else if cfg.moved_to.is_some()
+        && owner.eq_ignore_ascii_case(&cfg.owner)
+        && repo.eq_ignore_ascii_case(&cfg.repo)
+    {
+        Target::Moved(rest)
+    } else {
+        Target::Unknown
+    }
+}
+
+/// 301 (GET, HEAD) or 307 to the repository's id-based URL, as GitHub answers for a renamed or
+/// transferred repository.
+fn moved(ctx: &Ctx, rest: &str, uploads: bool, record: &RequestRecord) -> Resp {
+    let shared = ctx.shared;
+    let base = if uploads {
+        format!("{}{}", shared.base, shared.uploads_prefix())
+    } else {
+        shared.api_base()
+    };
+    let mut location = format!("{base}/repositories/1");
+    if !rest.is_empty() {
+        location.push('/');
+        location.push_str(&encode_path(rest));
+    }
+    if let Some(q) = &record.query {
+        location.push('?');
+        location.push_str(q);
+    }
+    let permanent = matches!(ctx.inc.method.as_str(), "GET" | "HEAD");
+    let (status, message) = if permanent {
+        (301, "Moved Permanently")
+    } else {
+        (307, "Temporary Redirect")
+    };
+    let mut resp = json_resp(
+        status,
+        &json!({
+            "message": message,
+            "url": location,
+            "documentation_url": "https://docs.github.com/v3/#http-redirects",
+        }),
+    );
+    resp.header("location", &location);
+    resp
+}
+
+/// The refusal a write gets from a token that may not write, if it gets one.
+async fn write_allowed(
+    ctx: &Ctx<'_>,
+    body: &mut Option<Incoming>,
+    record: &mut RequestRecord,
+    docs: &str,
+) -> Result<(), Resp> {
+    match ctx.auth {
+        Auth::Anonymous => {
+            let _ = read_body(body, ctx.limit, record).await;
+            Err(error(401, "Requires authentication", DOCS))
+        }
+        Auth::ReadOnly => {
+            let _ = read_body(body, ctx.limit, record).await;
+            let answer = ctx.shared.lock().read_only_write_answer;
+            Err(match answer {
+                ReadOnlyWriteAnswer::Forbidden => {
+                    let mut resp = error(403, "Resource not accessible by integration", docs);
+                    resp.header("x-accepted-github-permissions", "contents=write");
+                    resp
+                }
+                ReadOnlyWriteAnswer::NotFound => error(404, "Not Found", docs),
+            })
+        }
+        Auth::Write | Auth::Bad => Ok(()),
+    }
+}
+
+/// The answer to a body beyond [`crate::Config::max_body_before_timeout`] (after its delay).
+async fn over_ceiling(shared: &Shared, bytes: &Bytes) -> Result<(), Resp> {
+    let cfg = &shared.config;
+    if bytes.len() as u64 <= cfg.max_body_before_timeout {
+        return Ok(());
+    }
+    if !cfg.over_ceiling_delay.is_zero() {
+        tokio::time::sleep(cfg.over_ceiling_delay).await;
+    }
+    Err(json_resp(
+        cfg.over_ceiling_status,
+        &json!({"message": "Server Error"}),
+    ))
+}
+
+async fn route(
+    ctx: &Ctx<'_>,
+    api_path: &str,
+    uploads: bool,
+    body: &mut Option<Incoming>,
     record: &mut RequestRecord,
 ) -> Resp {
+    let (shared, inc) = (ctx.shared, ctx.inc);
     let cfg = &shared.config;
-    let segments: Vec<&str> = api_path.trim_start_matches('/').splitn(4, '/').collect();
-    if inc.method == "GET" && api_path.trim_end_matches('/') == "/rate_limit" {
+    let trimmed = api_path.trim_start_matches('/');
+    if !uploads && inc.method == "GET" && trimmed.trim_end_matches('/') == "rate_limit" {
         return rate_limit_json(shared);
     }
-    if segments.len() < 3 || segments[0] != "repos" {
+    let rest = match target(shared, trimmed) {
+        Target::Repo(rest) => rest,
+        Target::Moved(rest) => {
+            let _ = read_body(body, ctx.limit, record).await;
+            return moved(ctx, rest, uploads, record);
+        }
+        Target::Unknown => return error(404, "Not Found", DOCS),
+    };
+    if cfg.private && ctx.auth == Auth::Anonymous {
         return error(404, "Not Found", DOCS);
     }
-    if !segments[1].eq_ignore_ascii_case(&cfg.owner) || !segments[2].eq_ignore_ascii_case(&cfg.repo)
-    {
-        return error(404, "Not Found", DOCS);
-    }
-    if cfg.private && auth == Auth::Anonymous {
-        return error(404, "Not Found", DOCS);
-    }
-    let rest = segments.get(3).copied().unwrap_or("");
     let method = inc.method.as_str();
-    if rest.is_empty() {
-        return match method {
-            "GET" => repo_json(shared, auth),
+    let (endpoint, sub) = rest.split_once('/').unwrap_or((rest, ""));
+    if uploads {
+        return match (method, endpoint) {
+            ("POST", "releases") => {
+                let Some(id) = sub.strip_suffix("/assets") else {
+                    return error(404, "Not Found", DOCS);
+                };
+                if let Err(resp) = write_allowed(ctx, body, record, releases::DOCS_UPLOAD).await {
+                    return resp;
+                }
+                releases::upload(ctx, id, body, record).await
+            }
             _ => error(404, "Not Found", DOCS),
         };
     }
-    let (endpoint, sub) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i + 1..]),
-        None => (rest, ""),
-    };
+    if rest.is_empty() {
+        return match method {
+            "GET" => repo_json(shared, ctx.auth),
+            _ => error(404, "Not Found", DOCS),
+        };
+    }
     match (method, endpoint) {
         ("GET", "contents") => get_contents(shared, inc, sub, record),
         ("PUT" | "DELETE", "contents") => {
-            match auth {
-                Auth::Anonymous => {
-                    let _ = read_body(body, cfg.max_request_body, record).await;
-                    return error(401, "Requires authentication", DOCS);
-                }
-                Auth::ReadOnly => {
-                    let _ = read_body(body, cfg.max_request_body, record).await;
-                    let mut resp = error(403, "Resource not accessible by integration", DOCS_PUT);
-                    resp.header("x-accepted-github-permissions", "contents=write");
-                    return resp;
-                }
-                Auth::Write | Auth::Bad => {}
+            let docs = if method == "PUT" {
+                DOCS_PUT
+            } else {
+                DOCS_DELETE
+            };
+            if let Err(resp) = write_allowed(ctx, body, record, docs).await {
+                return resp;
             }
-            let bytes = match read_body(body, cfg.max_request_body, record).await {
+            let bytes = match read_body(body, ctx.limit, record).await {
                 Ok(b) => b,
                 Err(resp) => return resp,
             };
-            write_contents(shared, method, sub, &bytes, base, write_latency, record).await
+            if method == "PUT"
+                && let Err(resp) = over_ceiling(shared, &bytes).await
+            {
+                return resp;
+            }
+            write_contents(ctx, method, sub, &bytes, record).await
         }
         ("GET", "branches") => branch_json(shared, sub),
         ("GET", "git") => {
@@ -444,6 +628,8 @@ async fn route(
                 get_tree(shared, inc, tree_ish)
             } else if let Some(sha) = sub.strip_prefix("blobs/") {
                 get_blob(shared, inc, sha, record)
+            } else if let Some(sha) = sub.strip_prefix("commits/") {
+                git_data::get_commit(shared, sha)
             } else if let Some(name) = sub
                 .strip_prefix("ref/heads/")
                 .or_else(|| sub.strip_prefix("refs/heads/"))
@@ -452,6 +638,40 @@ async fn route(
             } else {
                 error(404, "Not Found", DOCS)
             }
+        }
+        ("POST" | "PATCH", "git") => {
+            let Some(kind) = git_data::WriteKind::parse(method, sub) else {
+                return error(404, "Not Found", DOCS);
+            };
+            if let Err(resp) = write_allowed(ctx, body, record, kind.docs()).await {
+                return resp;
+            }
+            let bytes = match read_body(body, ctx.limit, record).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            if matches!(kind, git_data::WriteKind::Blob)
+                && let Err(resp) = over_ceiling(shared, &bytes).await
+            {
+                return resp;
+            }
+            git_data::write(ctx, kind, &bytes, record).await
+        }
+        ("GET", "pages") if sub.is_empty() => pages_json(shared),
+        ("GET", "rules") => match sub.strip_prefix("branches/") {
+            Some(branch) => rules_json(shared, branch),
+            None => error(404, "Not Found", DOCS),
+        },
+        ("GET", "releases") => releases::get(ctx, sub, record),
+        ("POST" | "DELETE", "releases") => {
+            if let Err(resp) = write_allowed(ctx, body, record, releases::DOCS_RELEASES).await {
+                return resp;
+            }
+            let bytes = match read_body(body, ctx.limit, record).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            releases::write(ctx, sub, &bytes, record)
         }
         _ => error(404, "Not Found", DOCS),
     }
@@ -610,18 +830,12 @@ struct Urls<'a> {
 
 impl Urls<'_> {
     fn repo(&self) -> String {
-        format!(
-            "{}/repos/{}/{}",
-            self.shared.api_base(),
-            self.shared.config.owner,
-            self.shared.config.repo
-        )
+        let (owner, repo) = self.shared.full_name();
+        format!("{}/repos/{owner}/{repo}", self.shared.api_base())
     }
     fn html_repo(&self) -> String {
-        format!(
-            "{}/{}/{}",
-            self.shared.base, self.shared.config.owner, self.shared.config.repo
-        )
+        let (owner, repo) = self.shared.full_name();
+        format!("{}/{owner}/{repo}", self.shared.base)
     }
     fn contents(&self, path: &str) -> String {
         format!(
@@ -645,11 +859,10 @@ impl Urls<'_> {
         format!("{}/git/{kind}/{sha}", self.repo())
     }
     fn download(&self, path: &str) -> String {
+        let (owner, repo) = self.shared.full_name();
         format!(
-            "{}/raw/{}/{}/{}/{}",
+            "{}/raw/{owner}/{repo}/{}/{}",
             self.shared.base,
-            self.shared.config.owner,
-            self.shared.config.repo,
             self.git_ref,
             encode_path(path)
         )
@@ -754,11 +967,11 @@ fn repo_json(shared: &Shared, auth: Auth) -> Resp {
     let mut v = json!({
         "id": 1,
         "node_id": "MDEwOlJlcG9zaXRvcnkx",
-        "name": cfg.repo,
-        "full_name": format!("{}/{}", cfg.owner, cfg.repo),
+        "name": shared.full_name().1,
+        "full_name": format!("{}/{}", shared.full_name().0, shared.full_name().1),
         "private": cfg.private,
         "visibility": if cfg.private { "private" } else { "public" },
-        "owner": {"login": cfg.owner, "id": 1, "type": "Organization"},
+        "owner": {"login": shared.full_name().0, "id": 1, "type": "Organization"},
         "html_url": urls.html_repo(),
         "url": urls.repo(),
         "contents_url": format!("{}/contents/{{+path}}", urls.repo()),
@@ -776,9 +989,10 @@ fn repo_json(shared: &Shared, auth: Auth) -> Resp {
     json_resp(200, &v)
 }
 
-/// The 404/409 a read of an empty repository gets, if the repository is empty.
+/// The 404/409 a read of an empty repository gets, if the repository is empty (as a read by
+/// branch name sees it).
 fn empty_repository(shared: &Shared, conflict: bool) -> Option<Resp> {
-    if !shared.lock().head.commit.is_empty() {
+    if !shared.lock().read_head().commit.is_empty() {
         return None;
     }
     Some(if conflict {
@@ -788,16 +1002,16 @@ fn empty_repository(shared: &Shared, conflict: bool) -> Option<Resp> {
     })
 }
 
+/// The branch (by name: possibly stale, see [`crate::Config::stale_reads`]) or a commit (by
+/// sha: exact).
 fn resolve_ref(shared: &Shared, git_ref: &str) -> Option<Arc<Snapshot>> {
-    let state = shared.lock();
-    if state.head.commit.is_empty() {
-        return None;
-    }
+    let mut state = shared.lock();
     if git_ref == shared.config.branch
         || git_ref == format!("refs/heads/{}", shared.config.branch)
         || git_ref == "HEAD"
     {
-        return Some(state.head.clone());
+        let head = state.read_head();
+        return (!head.commit.is_empty()).then_some(head);
     }
     state.snapshots.get(git_ref).cloned()
 }
@@ -808,13 +1022,9 @@ fn commit_summary(shared: &Shared, sha: &str) -> Value {
         git_ref: &shared.config.branch,
     };
     let state = shared.lock();
-    let commit = state.commits.iter().find(|c| c.sha == sha);
+    let commit = state.objects.get(sha);
     let (message, tree, parents) = commit.map_or((String::new(), String::new(), vec![]), |c| {
-        (
-            c.message.clone(),
-            c.tree.clone(),
-            c.parent.iter().cloned().collect(),
-        )
+        (c.message.clone(), c.tree.clone(), c.parents.clone())
     });
     json!({
         "sha": sha,
@@ -826,14 +1036,17 @@ fn commit_summary(shared: &Shared, sha: &str) -> Value {
 }
 
 fn branch_json(shared: &Shared, name: &str) -> Resp {
-    if name != shared.config.branch || shared.lock().head.commit.is_empty() {
+    let (head, protected) = {
+        let mut state = shared.lock();
+        (state.read_head().commit.clone(), state.protection.is_some())
+    };
+    if name != shared.config.branch || head.is_empty() {
         return error(
             404,
             "Branch not found",
             "https://docs.github.com/rest/branches/branches#get-a-branch",
         );
     }
-    let head = shared.lock().head.commit.clone();
     let urls = Urls {
         shared,
         git_ref: name,
@@ -847,10 +1060,92 @@ fn branch_json(shared: &Shared, name: &str) -> Resp {
                 "self": format!("{}/branches/{name}", urls.repo()),
                 "html": format!("{}/tree/{name}", urls.html_repo()),
             },
-            "protected": false,
+            "protected": protected,
             "protection_url": format!("{}/branches/{name}/protection", urls.repo()),
         }),
     )
+}
+
+/// `GET /repos/{o}/{r}/pages`.
+fn pages_json(shared: &Shared) -> Resp {
+    let Some(pages) = shared.lock().pages.clone() else {
+        return error(
+            404,
+            "Not Found",
+            "https://docs.github.com/rest/pages/pages#get-a-apiname-pages-site",
+        );
+    };
+    let urls = Urls {
+        shared,
+        git_ref: &shared.config.branch,
+    };
+    json_resp(
+        200,
+        &json!({
+            "url": format!("{}/pages", urls.repo()),
+            "status": pages.status,
+            "cname": null,
+            "custom_404": false,
+            "html_url": pages.html_url,
+            "build_type": match pages.build_type {
+                PagesBuildType::Legacy => "legacy",
+                PagesBuildType::Workflow => "workflow",
+            },
+            "source": {"branch": pages.source_branch, "path": pages.source_path},
+            "public": true,
+            "protected_domain_state": null,
+            "pending_domain_unverified_at": null,
+            "https_enforced": true,
+        }),
+    )
+}
+
+/// `GET /repos/{o}/{r}/rules/branches/{b}`: the rules of [`crate::Config::protection`], as
+/// one repository ruleset (id 1).
+fn rules_json(shared: &Shared, branch: &str) -> Resp {
+    let protection = shared.lock().protection.clone();
+    let mut rules = Vec::new();
+    if let Some(p) = protection.filter(|_| branch == shared.config.branch) {
+        let (owner, repo) = shared.full_name();
+        let rule = |kind: &str, parameters: Value| {
+            json!({
+                "type": kind,
+                "ruleset_source_type": "Repository",
+                "ruleset_source": format!("{owner}/{repo}"),
+                "ruleset_id": 1,
+                "parameters": parameters,
+            })
+        };
+        if p.require_pull_request {
+            rules.push(rule(
+                "pull_request",
+                json!({
+                    "required_approving_review_count": 1,
+                    "dismiss_stale_reviews_on_push": false,
+                    "require_code_owner_review": false,
+                    "require_last_push_approval": false,
+                    "required_review_thread_resolution": false,
+                    "allowed_merge_methods": ["merge", "squash", "rebase"],
+                }),
+            ));
+        }
+        if !p.required_status_checks.is_empty() {
+            let checks: Vec<Value> = p
+                .required_status_checks
+                .iter()
+                .map(|c| json!({"context": c}))
+                .collect();
+            rules.push(rule(
+                "required_status_checks",
+                json!({
+                    "strict_required_status_checks_policy": false,
+                    "do_not_enforce_on_create": false,
+                    "required_status_checks": checks,
+                }),
+            ));
+        }
+    }
+    json_resp(200, &Value::Array(rules))
 }
 
 fn ref_json(shared: &Shared, name: &str) -> Resp {
@@ -864,18 +1159,23 @@ fn ref_json(shared: &Shared, name: &str) -> Resp {
             "https://docs.github.com/rest/git/refs#get-a-reference",
         );
     }
-    let head = shared.lock().head.commit.clone();
+    let head = shared.lock().read_head().commit.clone();
+    ref_answer(shared, 200, name, &head)
+}
+
+/// `{ref, node_id, url, object}` for the branch at `head`.
+fn ref_answer(shared: &Shared, status: u16, name: &str, head: &str) -> Resp {
     let urls = Urls {
         shared,
         git_ref: name,
     };
     json_resp(
-        200,
+        status,
         &json!({
             "ref": format!("refs/heads/{name}"),
             "node_id": "MDM6UmVmMQ==",
             "url": format!("{}/git/refs/heads/{name}", urls.repo()),
-            "object": {"sha": head, "type": "commit", "url": urls.commit(&head)},
+            "object": {"sha": head, "type": "commit", "url": urls.commit(head)},
         }),
     )
 }
@@ -895,9 +1195,9 @@ fn raw_download(
         parts.next().unwrap_or(""),
     );
     let not_found = || text(404, "404: Not Found");
-    if inc.method != "GET"
-        || !owner.eq_ignore_ascii_case(&cfg.owner)
-        || !repo.eq_ignore_ascii_case(&cfg.repo)
+    let (current_owner, current_repo) = shared.full_name();
+    let named = |o: &str, r: &str| owner.eq_ignore_ascii_case(o) && repo.eq_ignore_ascii_case(r);
+    if inc.method != "GET" || !(named(&cfg.owner, &cfg.repo) || named(current_owner, current_repo))
     {
         return not_found();
     }
@@ -1208,16 +1508,14 @@ fn decode_content(content: &str) -> Option<Vec<u8>> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn write_contents(
-    shared: &Arc<Shared>,
+    ctx: &Ctx<'_>,
     method: &str,
     path: &str,
     body: &[u8],
-    base: Arc<Snapshot>,
-    write_latency: Duration,
     record: &mut RequestRecord,
 ) -> Resp {
+    let (shared, base, write_latency) = (ctx.shared, ctx.base.clone(), ctx.write_latency);
     let cfg = &shared.config;
     let is_put = method == "PUT";
     let docs = if is_put { DOCS_PUT } else { DOCS_DELETE };
@@ -1308,16 +1606,19 @@ async fn write_contents(
         (Some(current), Some(given)) if current != given => {
             return error(409, &format!("{path} does not match {given}"), docs);
         }
-        (None, Some(given)) if is_put => {
-            return match cfg.sha_for_missing_file {
-                MissingFileSha::Conflict => {
-                    error(409, &format!("{path} does not match {given}"), docs)
-                }
-                MissingFileSha::Unprocessable => invalid("\"sha\" does not match.", docs),
-            };
-        }
+        (None, Some(given)) if is_put => match cfg.sha_for_missing_file {
+            MissingFileSha::Create => {}
+            MissingFileSha::Conflict => {
+                return error(409, &format!("{path} does not match {given}"), docs);
+            }
+            MissingFileSha::Unprocessable => return invalid("\"sha\" does not match.", docs),
+        },
         (None, _) if !is_put => return error(404, "Not Found", docs),
         _ => {}
+    }
+    if let Some(reason) = state.protection.as_ref().and_then(|p| p.reason()) {
+        let verb = if is_put { "create" } else { "delete" };
+        return error(409, &format!("Could not {verb} file: {reason}"), docs);
     }
     // Another write committed since this one arrived: GitHub's ref update fails.
     if state.head.commit != base.commit {

@@ -11,10 +11,7 @@ use github_emulator::{
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/github/"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/github/");
 
 fn fixture(name: &str) -> Value {
     let text = std::fs::read_to_string(format!("{FIXTURES}{name}"))
@@ -491,13 +488,24 @@ fn update_needs_the_current_sha() {
 }
 
 #[test]
-fn sha_for_a_missing_file_conflicts_or_is_refused() {
+fn sha_for_a_missing_file_creates_it_conflicts_or_is_refused() {
+    // GitHub's measured behaviour (the default): the sha is ignored and the file created.
     let emu = Emulator::new();
     let sha = git_blob_sha(b"old");
     let body = json!({"message": "m", "content": b64(b"x"), "sha": sha});
     let (status, v) = status_json(Api::new(&emu).put("gone.txt", body.clone()));
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(emu.file("gone.txt").unwrap(), b"x");
+    assert_eq!(emu.api_commits()[0].kind, CommitKind::Create);
+
+    let emu = Emulator::start(Config {
+        sha_for_missing_file: MissingFileSha::Conflict,
+        ..Config::default()
+    });
+    let (status, v) = status_json(Api::new(&emu).put("gone.txt", body.clone()));
     assert_eq!(status, 409);
     assert_eq!(message(&v), format!("gone.txt does not match {sha}"));
+    assert!(emu.files().is_empty());
 
     let emu = Emulator::start(Config {
         sha_for_missing_file: MissingFileSha::Unprocessable,
@@ -597,8 +605,12 @@ fn files_over_the_size_limit_are_refused() {
 
 #[test]
 fn a_100_mb_upload_is_accepted_and_stored() {
-    // A body of ~133 MB (base64 of 100 MiB) must get through, not hit a body limit.
-    let emu = Emulator::new();
+    // A body of ~133 MB (base64 of 100 MiB) must get through, not hit a body limit, once the
+    // 40 MiB ceiling of GitHub's front end is lifted.
+    let emu = Emulator::start(Config {
+        max_body_before_timeout: u64::MAX,
+        ..Config::default()
+    });
     let bytes = vec![0xA5u8; 100 * 1024 * 1024];
     // Built by hand: serde_json's escaping loop is slow in an unoptimized test binary.
     let body = format!(r#"{{"message": "huge", "content": "{}"}}"#, b64(&bytes));
