@@ -120,11 +120,12 @@ impl ChangeSet {
         if !self.changes.is_empty() {
             message.push_str("\n\n");
             for change in &self.changes {
-                let verb = if change.is_delete() { "delete" } else { "write" };
-                message.push_str(&format!(
-                    "- {verb} {}: {}\n",
-                    change.path, change.message
-                ));
+                let verb = if change.is_delete() {
+                    "delete"
+                } else {
+                    "write"
+                };
+                message.push_str(&format!("- {verb} {}: {}\n", change.path, change.message));
             }
         }
         message

@@ -204,7 +204,9 @@ fn parse_seconds(text: &str, min: f64, max: f64) -> Result<Duration, String> {
         return Err(format!("`{text}` is not a finite number of seconds"));
     }
     if !(min..=max).contains(&value) {
-        return Err(format!("{value} s is out of range: give {min} to {max} seconds"));
+        return Err(format!(
+            "{value} s is out of range: give {min} to {max} seconds"
+        ));
     }
     Duration::try_from_secs_f64(value).map_err(|e| format!("`{text}`: {e}"))
 }
@@ -328,7 +330,9 @@ mod tests {
 
     #[test]
     fn seconds_refuse_nan_infinities_negatives_and_absurd_values() {
-        for bad in ["nan", "NaN", "inf", "-inf", "-1", "1e300", "abc", "", "0.001", "86401"] {
+        for bad in [
+            "nan", "NaN", "inf", "-inf", "-1", "1e300", "abc", "", "0.001", "86401",
+        ] {
             let result = Cli::try_parse_from([
                 "gt4py-publish",
                 "publish",
@@ -338,13 +342,8 @@ mod tests {
                 "60",
                 "a.whl",
             ]);
-            let timeout = Cli::try_parse_from([
-                "gt4py-publish",
-                "publish",
-                "--wait-timeout",
-                bad,
-                "a.whl",
-            ]);
+            let timeout =
+                Cli::try_parse_from(["gt4py-publish", "publish", "--wait-timeout", bad, "a.whl"]);
             assert!(result.is_err(), "--wait-interval {bad:?}");
             if !matches!(bad, "0.001") {
                 assert!(timeout.is_err(), "--wait-timeout {bad:?}");

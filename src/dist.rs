@@ -22,6 +22,11 @@
 //!   before reading keeps bombs from costing any time at all.
 //! - Every other wheel entry is streamed through its hash with a bound of the size RECORD gives
 //!   plus one byte, so an entry that inflates to more than recorded stops at that byte.
+//! - [`MAX_TAR_ENTRY_HEADERS`] (1 MiB) for the headers of one sdist entry (its 512-byte header,
+//!   GNU long names, PAX records), [`MAX_TAR_HEADERS`] (256 MiB) for all of them: the tar reader
+//!   loads long names and PAX records whole, so without a cap a tiny `.tar.gz` could inflate one
+//!   name to gigabytes in memory, or millions of empty entries could take hours. Real entries
+//!   have headers of 512 to 1,536 bytes; 256 MiB is room for half a million files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -53,6 +58,10 @@ pub const MAX_TOTAL_UNCOMPRESSED: u64 = 8 << 30;
 pub const MAX_COMPRESSION_RATIO: u64 = 2_000;
 /// Entries up to this size are not ratio-checked (tiny files of zeros compress absurdly well).
 pub const RATIO_CHECK_MIN_SIZE: u64 = 1 << 20;
+/// Cap on the decompressed header bytes of one sdist (tar) entry: header, long names, PAX.
+pub const MAX_TAR_ENTRY_HEADERS: u64 = 1 << 20;
+/// Cap on the decompressed header bytes of all sdist (tar) entries together.
+pub const MAX_TAR_HEADERS: u64 = 256 << 20;
 
 /// A distribution that passed validation.
 #[derive(Debug, Clone)]
@@ -324,21 +333,56 @@ fn validate_inner(path: &Path, progress: &dyn Fn(u64)) -> Result<DistFile, DistE
     file.seek(SeekFrom::Start(0))
         .map_err(DistErrorReason::Unreadable)?;
     let reader = BufReader::with_capacity(256 * 1024, file);
-
-    let (metadata, metadata_bytes) = match filename.kind() {
-        DistKind::Wheel => {
-            let (metadata, bytes) = validate_wheel(reader, &filename)?;
-            (metadata, Some(bytes))
-        }
-        DistKind::SdistTarGz => (validate_sdist_tar_gz(reader, &filename)?, None),
-        DistKind::SdistZip => (validate_sdist_zip(reader, &filename)?, None),
-    };
+    let (metadata, metadata_bytes) = inspect(reader, &filename)?;
     Ok(DistFile {
         path: path.to_path_buf(),
         filename,
         digests,
         metadata,
         metadata_bytes,
+    })
+}
+
+/// [`validate`] for a distribution held in memory: `filename` is its name (not a path), `bytes`
+/// its content. Every check on the content is the same; only the file-system ones (a regular
+/// file, readable) have nothing to check. The fuzz targets and property tests call this.
+pub fn validate_bytes(filename: &str, bytes: &[u8]) -> Result<DistFile, DistError> {
+    validate_bytes_inner(filename, bytes).map_err(|reason| DistError {
+        path: PathBuf::from(filename),
+        reason,
+    })
+}
+
+fn validate_bytes_inner(filename: &str, bytes: &[u8]) -> Result<DistFile, DistErrorReason> {
+    let parsed = DistFilename::parse(filename)?;
+    if bytes.is_empty() {
+        return Err(DistErrorReason::Empty);
+    }
+    let digests =
+        digest_reader(&mut &bytes[..], bytes.len() as u64).map_err(DistErrorReason::Unreadable)?;
+    let (metadata, metadata_bytes) = inspect(io::Cursor::new(bytes), &parsed)?;
+    Ok(DistFile {
+        path: PathBuf::from(filename),
+        filename: parsed,
+        digests,
+        metadata,
+        metadata_bytes,
+    })
+}
+
+/// The content checks of every kind of distribution: its core metadata, and for a wheel the
+/// METADATA file byte for byte.
+fn inspect<R: Read + Seek>(
+    reader: R,
+    filename: &DistFilename,
+) -> Result<(CoreMetadata, Option<Vec<u8>>), DistErrorReason> {
+    Ok(match filename.kind() {
+        DistKind::Wheel => {
+            let (metadata, bytes) = validate_wheel(reader, filename)?;
+            (metadata, Some(bytes))
+        }
+        DistKind::SdistTarGz => (validate_sdist_tar_gz(reader, filename)?, None),
+        DistKind::SdistZip => (validate_sdist_zip(reader, filename)?, None),
     })
 }
 
@@ -668,6 +712,18 @@ fn check_wheel_file(bytes: &[u8], filename: &DistFilename) -> Result<(), DistErr
         });
     }
 
+    let tags = filename.wheel_tags();
+    let in_filename: BTreeSet<String> = tags
+        .map(|t| t.expanded())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
+    // A compressed tag set expands to the product of its three sets: a few KiB of `Tag: a.a.…`
+    // would be billions of tags. A real WHEEL lists each of the filename's tags once or a few
+    // times; more than this many is refused before they are expanded.
+    let max_tags = in_filename.len().saturating_mul(4).saturating_add(1024);
+    let mut expanded: usize = 0;
     let mut in_wheel = BTreeSet::new();
     for tag in metadata::all(&headers, "Tag") {
         // Tags are written expanded; expanding a compressed one too costs nothing.
@@ -678,6 +734,15 @@ fn check_wheel_file(bytes: &[u8], filename: &DistFilename) -> Result<(), DistErr
                 escape(tag)
             )));
         };
+        let count = [python, abi, platform]
+            .iter()
+            .fold(1usize, |n, set| n.saturating_mul(set.split('.').count()));
+        expanded = expanded.saturating_add(count);
+        if expanded > max_tags {
+            return Err(invalid(format!(
+                "its `Tag` lines stand for more than {max_tags} tags"
+            )));
+        }
         for p in python.split('.') {
             for a in abi.split('.') {
                 for pl in platform.split('.') {
@@ -689,13 +754,6 @@ fn check_wheel_file(bytes: &[u8], filename: &DistFilename) -> Result<(), DistErr
     if in_wheel.is_empty() {
         return Err(invalid("it has no `Tag` lines".to_string()));
     }
-    let tags = filename.wheel_tags();
-    let in_filename: BTreeSet<String> = tags
-        .map(|t| t.expanded())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| t.to_ascii_lowercase())
-        .collect();
     if in_wheel != in_filename {
         return Err(DistErrorReason::WheelTagsMismatch {
             in_wheel: in_wheel.iter().map(|t| escape(t)).collect(),
@@ -1075,11 +1133,13 @@ fn validate_sdist_tar_gz<R: Read>(
 ) -> Result<CoreMetadata, DistErrorReason> {
     let unreadable = DistErrorReason::UnreadableArchive;
     // Multi-member gzip is valid gzip (Python's tarfile reads it).
-    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(reader));
+    let (capped, budget) = HeaderBudget::wrap(flate2::read::MultiGzDecoder::new(reader));
+    let mut archive = tar::Archive::new(capped);
     let mut search = PkgInfoSearch::new(filename);
     let mut total: u64 = 0;
     for entry in archive.entries().map_err(unreadable)? {
         let mut entry = entry.map_err(unreadable)?;
+        budget.entry_starts(entry.size());
         let raw_name = entry.path_bytes().into_owned();
         let Ok(name) = String::from_utf8(raw_name) else {
             return Err(DistErrorReason::UnsafeEntryName {
@@ -1155,6 +1215,86 @@ fn validate_sdist_tar_gz<R: Read>(
         }
     }
     search.finish(filename)
+}
+
+/// Caps what the tar reader reads between the data of one entry and the next (headers, GNU long
+/// names, PAX records, which it loads into memory whole): it is handed the decompressed stream
+/// through [`CappedRead`], which fails a read past the allowance; [`HeaderBudget::entry_starts`]
+/// moves the allowance past each entry's data.
+#[derive(Clone)]
+struct HeaderBudget {
+    state: std::rc::Rc<std::cell::Cell<BudgetState>>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct BudgetState {
+    /// Decompressed bytes read so far.
+    consumed: u64,
+    /// Reads may not go past this position.
+    allowed: u64,
+    /// Where the data of the last entry ends (its size rounded up to 512-byte blocks).
+    data_end: u64,
+    /// Header bytes of all entries so far.
+    headers: u64,
+}
+
+struct CappedRead<R> {
+    inner: R,
+    budget: HeaderBudget,
+}
+
+impl HeaderBudget {
+    fn wrap<R: Read>(inner: R) -> (CappedRead<R>, HeaderBudget) {
+        let budget = HeaderBudget {
+            state: std::rc::Rc::new(std::cell::Cell::new(BudgetState {
+                allowed: MAX_TAR_ENTRY_HEADERS,
+                ..BudgetState::default()
+            })),
+        };
+        let reader = CappedRead {
+            inner,
+            budget: budget.clone(),
+        };
+        (reader, budget)
+    }
+
+    /// An entry of `size` data bytes was handed out: its headers are counted, and the reader
+    /// may go on to the end of its data plus the headers of the next one.
+    fn entry_starts(&self, size: u64) {
+        let mut state = self.state.get();
+        let headers = state.consumed.saturating_sub(state.data_end);
+        state.headers = state.headers.saturating_add(headers);
+        state.data_end = state
+            .consumed
+            .saturating_add(size.div_ceil(512).saturating_mul(512));
+        let left = MAX_TAR_HEADERS.saturating_sub(state.headers);
+        state.allowed = state
+            .data_end
+            .saturating_add(MAX_TAR_ENTRY_HEADERS.min(left));
+        self.state.set(state);
+    }
+}
+
+impl<R: Read> Read for CappedRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut state = self.budget.state.get();
+        let left = state.allowed.saturating_sub(state.consumed);
+        if left == 0 && !buf.is_empty() {
+            let limit = if state.headers.saturating_add(MAX_TAR_ENTRY_HEADERS) > MAX_TAR_HEADERS {
+                format!("{MAX_TAR_HEADERS} bytes for all entries")
+            } else {
+                format!("{MAX_TAR_ENTRY_HEADERS} bytes for one entry")
+            };
+            return Err(io::Error::other(format!(
+                "its tar headers (names, long names, PAX records) take more than {limit}"
+            )));
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(buf.get_mut(..want).unwrap_or_default())?;
+        state.consumed = state.consumed.saturating_add(n as u64);
+        self.budget.state.set(state);
+        Ok(n)
+    }
 }
 
 /// Whether a link at folder `base` pointing to `target` resolves outside the archive.
@@ -1661,6 +1801,103 @@ mod tests {
         let not_gz = dir.path().join("dace-1.0.tar.gz");
         std::fs::write(&not_gz, b"PK\x03\x04 not gzip").unwrap();
         assert!(matches!(reason(&not_gz), R::UnreadableArchive(_)));
+    }
+
+    /// Found by review while writing the `wheel` fuzz target (libFuzzer cannot get past the
+    /// CRC check to reach it): a `Tag` line of compressed sets expands to the product of their
+    /// sizes, so 12 KiB of `WHEEL` stood for a billion tags and the check never finished.
+    #[test]
+    fn a_tag_line_standing_for_billions_of_tags_is_refused_quickly() {
+        let set = vec!["py3"; 1000].join(".");
+        let wheel = format!("Wheel-Version: 1.0\nTag: {set}-{set}-{set}\n");
+        let filename = DistFilename::parse("dace-1.0-py3-none-any.whl").unwrap();
+        let started = std::time::Instant::now();
+        let err = check_wheel_file(wheel.as_bytes(), &filename).unwrap_err();
+        assert!(
+            matches!(&err, R::InvalidWheelFile { problem } if problem.contains("more than 1028 tags")),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // Repeated and compressed lines of the right tags still pass.
+        let filename = DistFilename::parse("six-1.0-py2.py3-none-any.whl").unwrap();
+        check_wheel_file(
+            b"Wheel-Version: 1.0\nTag: py2-none-any\nTag: py3-none-any\nTag: py2.py3-none-any\n",
+            &filename,
+        )
+        .unwrap();
+    }
+
+    /// A `.tar.gz` of `entries` (path, content) with GNU headers, so long paths become GNU
+    /// long-name entries.
+    fn tar_gz(entries: &[(String, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, content) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, path, *content).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    /// Found by the `sdist_tar_gz` fuzz target's review: the tar reader loads GNU long names
+    /// and PAX records whole, so a few KiB of gzip could make it allocate gigabytes.
+    #[test]
+    fn huge_tar_headers_are_refused_without_loading_them() {
+        let pkg_info = core_metadata("dace", "1.0", None);
+        let ok = tar_gz(&[
+            ("dace-1.0/PKG-INFO".to_string(), &pkg_info),
+            (format!("dace-1.0/{}/x.py", "a".repeat(5000)), b"x"),
+        ]);
+        validate_bytes("dace-1.0.tar.gz", &ok).unwrap();
+
+        let long_name = format!("dace-1.0/{}", "a".repeat(MAX_TAR_ENTRY_HEADERS as usize));
+        let huge = tar_gz(&[
+            ("dace-1.0/PKG-INFO".to_string(), &pkg_info),
+            (long_name, b"x"),
+        ]);
+        assert!(huge.len() < 64 << 10, "{}", huge.len());
+        let err = validate_bytes("dace-1.0.tar.gz", &huge).unwrap_err();
+        assert!(
+            matches!(&err.reason, R::UnreadableArchive(e) if e.to_string().contains("1048576 bytes for one entry")),
+            "{:?}",
+            err.reason
+        );
+    }
+
+    #[test]
+    fn validate_bytes_agrees_with_validate() {
+        let dir = tempfile::tempdir().unwrap();
+        for path in [
+            WheelBuilder::new("dace", "1.0").build(dir.path()).unwrap(),
+            SdistBuilder::new("dace", "1.0").build(dir.path()).unwrap(),
+            SdistBuilder::new("dace", "1.0")
+                .zip()
+                .build(dir.path())
+                .unwrap(),
+        ] {
+            let from_file = validate(&path).unwrap();
+            let name = path.file_name().unwrap().to_str().unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            let from_bytes = validate_bytes(name, &bytes).unwrap();
+            assert_eq!(from_bytes.filename, from_file.filename);
+            assert_eq!(from_bytes.digests, from_file.digests);
+            assert_eq!(from_bytes.metadata, from_file.metadata);
+            assert_eq!(from_bytes.metadata_bytes, from_file.metadata_bytes);
+        }
+        assert!(matches!(
+            validate_bytes("dace-1.0.tar.gz", b"").unwrap_err().reason,
+            R::Empty
+        ));
+        assert!(matches!(
+            validate_bytes("../dace-1.0.tar.gz", b"x")
+                .unwrap_err()
+                .reason,
+            R::Filename(_)
+        ));
     }
 
     #[test]

@@ -334,7 +334,11 @@ mod tests {
         let out = converge(&store, &Silent, false, one_change).unwrap();
         assert_eq!(out.attempts, 3);
         assert_eq!(out.value, 3);
-        assert_eq!(store.snapshots.load(Ordering::SeqCst), 3, "one snapshot per plan");
+        assert_eq!(
+            store.snapshots.load(Ordering::SeqCst),
+            3,
+            "one snapshot per plan"
+        );
         assert_eq!(out.snapshot.commit.as_deref(), Some(&*format!("{:040}", 3)));
         assert_eq!(store.committed.lock().unwrap().len(), 1);
         assert_eq!(out.done, [("a".to_string(), "attempt 3".to_string())]);

@@ -44,7 +44,9 @@ pub fn plan_set_yanked(
         entry.yanked = wanted;
         let mut page = project.page.clone();
         page.upsert(entry);
-        changes.changes.extend(project_page_change(project, &page, title));
+        changes
+            .changes
+            .extend(project_page_change(project, &page, title));
     }
     MaintenancePlan::Changes(changes)
 }
@@ -71,7 +73,11 @@ pub fn plan_remove(
         Some(root) if page.is_empty() => {
             let mut root_page = root.page.clone();
             root_page.remove(&name);
-            root_page_change(root, &root_page, &format!("Remove {name} from the root page"))
+            root_page_change(
+                root,
+                &root_page,
+                &format!("Remove {name} from the root page"),
+            )
         }
         _ => None,
     };
@@ -85,7 +91,9 @@ pub fn plan_remove(
         } else {
             format!("Remove {filename} from the {name} page")
         };
-        changes.changes.extend(project_page_change(project, &page, message));
+        changes
+            .changes
+            .extend(project_page_change(project, &page, message));
     }
     changes.changes.extend(root_change);
     for (file, sha) in [(filename, file_sha), (metadata.as_str(), metadata_sha)] {
@@ -207,4 +215,183 @@ fn read(
 ) -> Result<ProjectState, PublishError> {
     state::read_project(target, project, wanted, reporter)
         .map_err(|source| PublishError::read(target, source))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::hashing::git_blob_sha;
+    use crate::index::{FileEntry, ProjectPage, RootPage};
+    use crate::state::PAGE;
+    use crate::target::DirEntry;
+
+    const WHEEL: &str = "dace-1.0-py3-none-any.whl";
+    const OTHER: &str = "dace-0.9-py3-none-any.whl";
+
+    fn file(name: &str) -> (String, DirEntry) {
+        (
+            name.to_string(),
+            DirEntry {
+                name: name.to_string(),
+                is_dir: false,
+                size: 1,
+                sha: None,
+            },
+        )
+    }
+
+    /// A stored project page listing `names`, each stored with its `.metadata`.
+    fn project(names: &[&str]) -> ProjectState {
+        let project = ProjectName::new("dace").unwrap();
+        let mut page = ProjectPage::new(project);
+        let mut files = BTreeMap::new();
+        let mut shas = BTreeMap::new();
+        for name in names {
+            page.upsert(FileEntry::new(*name, Some("ab".repeat(32))));
+            for stored in [name.to_string(), format!("{name}.metadata")] {
+                shas.insert(stored.clone(), git_blob_sha(stored.as_bytes()));
+                files.insert(stored.clone(), file(&stored).1);
+            }
+        }
+        let bytes = page.render().into_bytes();
+        files.extend([file(PAGE)]);
+        ProjectState {
+            stored_page: Some((git_blob_sha(&bytes), bytes)),
+            page,
+            files,
+            shas,
+        }
+    }
+
+    fn root(projects: &[&str]) -> RootState {
+        let mut page = RootPage::default();
+        for p in projects {
+            page.insert(ProjectName::new(p).unwrap());
+        }
+        let bytes = page.render().into_bytes();
+        RootState {
+            stored: Some((git_blob_sha(&bytes), bytes)),
+            page,
+            has_nojekyll: true,
+            exists: true,
+            folders: projects.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    fn changes(plan: MaintenancePlan) -> ChangeSet {
+        match plan {
+            MaintenancePlan::Changes(changes) => changes,
+            MaintenancePlan::NotThere => panic!("expected changes"),
+        }
+    }
+
+    fn paths(set: &ChangeSet) -> Vec<(&str, bool)> {
+        set.changes
+            .iter()
+            .map(|c| (c.path.as_str(), c.is_delete()))
+            .collect()
+    }
+
+    #[test]
+    fn yank_rewrites_only_the_page_and_is_idempotent() {
+        let state = project(&[WHEEL]);
+        let set = changes(plan_set_yanked(&state, WHEEL, Some("broken")));
+        assert_eq!(paths(&set), [("dace/index.html", false)]);
+        assert_eq!(set.title, format!("Yank {WHEEL}: broken"));
+        let Content::Bytes(page) = &set.changes[0].content else {
+            panic!("a page is bytes")
+        };
+        assert!(String::from_utf8_lossy(page).contains("data-yanked=\"broken\""));
+        assert_eq!(
+            set.changes[0].expected,
+            Expected::from_sha(state.stored_page.as_ref().map(|(s, _)| s))
+        );
+        // Applied, then asked again: nothing to do.
+        let mut yanked = state.clone();
+        let mut entry = yanked.page.get(WHEEL).unwrap().clone();
+        entry.yanked = Some("broken".into());
+        yanked.page.upsert(entry);
+        let bytes = yanked.page.render().into_bytes();
+        yanked.stored_page = Some((git_blob_sha(&bytes), bytes));
+        assert!(changes(plan_set_yanked(&yanked, WHEEL, Some("broken"))).is_empty());
+        assert!(!changes(plan_set_yanked(&yanked, WHEEL, None)).is_empty());
+        assert_eq!(
+            plan_set_yanked(&state, "dace-2.0.tar.gz", None),
+            MaintenancePlan::NotThere
+        );
+    }
+
+    #[test]
+    fn remove_updates_the_page_before_deleting_the_files() {
+        let state = project(&[WHEEL, OTHER]);
+        let set = changes(plan_remove(&state, None, WHEEL));
+        assert_eq!(
+            paths(&set),
+            [
+                ("dace/index.html", false),
+                ("dace/dace-1.0-py3-none-any.whl", true),
+                ("dace/dace-1.0-py3-none-any.whl.metadata", true),
+            ]
+        );
+        // Deletions are compare-and-swapped on the blobs the snapshot showed.
+        assert_eq!(
+            set.changes[1].expected,
+            Expected::Sha(git_blob_sha(WHEEL.as_bytes()))
+        );
+    }
+
+    #[test]
+    fn removing_the_last_file_keeps_an_empty_page_and_leaves_the_root() {
+        let state = project(&[WHEEL]);
+        let root = root(&["dace", "ghex"]);
+        let set = changes(plan_remove(&state, Some(&root), WHEEL));
+        assert_eq!(
+            paths(&set),
+            [
+                ("dace/index.html", false),
+                ("index.html", false),
+                ("dace/dace-1.0-py3-none-any.whl", true),
+                ("dace/dace-1.0-py3-none-any.whl.metadata", true),
+            ]
+        );
+        // The page is never deleted: a deleted path can be re-created by a writer holding its
+        // old sha, and would list the files again.
+        assert!(
+            set.changes
+                .iter()
+                .all(|c| !(c.is_delete() && c.path.ends_with(PAGE)))
+        );
+        let Content::Bytes(root_page) = &set.changes[1].content else {
+            panic!("a page is bytes")
+        };
+        let root_text = String::from_utf8_lossy(root_page);
+        assert!(!root_text.contains("dace/"), "{root_text}");
+        assert!(root_text.contains("ghex/"), "{root_text}");
+    }
+
+    #[test]
+    fn a_rerun_after_an_interrupted_remove_finishes_and_then_finds_nothing() {
+        // The page and root were rewritten, the files not yet deleted: only deletions remain.
+        let mut state = project(&[WHEEL]);
+        state.page.remove(WHEEL);
+        let bytes = state.page.render().into_bytes();
+        state.stored_page = Some((git_blob_sha(&bytes), bytes));
+        let root = root(&[]);
+        let set = changes(plan_remove(&state, Some(&root), WHEEL));
+        assert_eq!(
+            paths(&set),
+            [
+                ("dace/dace-1.0-py3-none-any.whl", true),
+                ("dace/dace-1.0-py3-none-any.whl.metadata", true),
+            ]
+        );
+        // Everything gone: not there.
+        state.shas.clear();
+        assert_eq!(
+            plan_remove(&state, Some(&root), WHEEL),
+            MaintenancePlan::NotThere
+        );
+    }
 }

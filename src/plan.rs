@@ -119,7 +119,11 @@ pub fn plan_publish(
             let mut wrote = false;
             // The file itself: missing, or (page says ours, bytes say otherwise) damaged.
             if stored_sha != Some(&dist.digests.blob_sha) {
-                let verb = if stored_sha.is_some() { "Repair" } else { "Publish" };
+                let verb = if stored_sha.is_some() {
+                    "Repair"
+                } else {
+                    "Publish"
+                };
                 plan.changes.push(Change {
                     path: project_path(project, filename),
                     content: Content::File(LocalFile {
@@ -196,7 +200,12 @@ pub fn plan_publish(
 fn publish_title(dists: &[DistFile]) -> String {
     let mut versions: Vec<(String, String)> = dists
         .iter()
-        .map(|d| (d.filename.project().to_string(), d.filename.version().to_string()))
+        .map(|d| {
+            (
+                d.filename.project().to_string(),
+                d.filename.version().to_string(),
+            )
+        })
         .collect();
     versions.dedup();
     match versions.as_slice() {
@@ -380,7 +389,11 @@ mod tests {
     }
 
     fn paths(plan: &Plan) -> Vec<&str> {
-        plan.changes.changes.iter().map(|w| w.path.as_str()).collect()
+        plan.changes
+            .changes
+            .iter()
+            .map(|w| w.path.as_str())
+            .collect()
     }
 
     #[test]
@@ -408,7 +421,12 @@ mod tests {
                 "index.html",
             ]
         );
-        assert!(plan.changes.changes.iter().all(|w| w.expected == Expected::Absent));
+        assert!(
+            plan.changes
+                .changes
+                .iter()
+                .all(|w| w.expected == Expected::Absent)
+        );
         assert_eq!(
             plan.changes.changes[1].message,
             "Publish dace 43!2026.2.3 (dace-43!2026.2.3-py3-none-any.whl)"

@@ -109,10 +109,13 @@ pub fn plan_regenerate(root: &RootState, projects: &[ProjectFacts]) -> Regenerat
                 let metadata = if current.has_file(&metadata_name) {
                     match (known.and_then(|e| e.metadata_sha256.clone()), fact) {
                         (Some(sha), _) => Some((sha, None)),
-                        (None, Some(FileFacts {
-                            stored_metadata: Some(bytes),
-                            ..
-                        })) => Some((sha256_hex(bytes), Some(bytes))),
+                        (
+                            None,
+                            Some(FileFacts {
+                                stored_metadata: Some(bytes),
+                                ..
+                            }),
+                        ) => Some((sha256_hex(bytes), Some(bytes))),
                         _ => None,
                     }
                 } else {
@@ -166,9 +169,11 @@ pub fn plan_regenerate(root: &RootState, projects: &[ProjectFacts]) -> Regenerat
     // Files before the pages that list them, pages before the root page.
     plan.changes.changes.extend(metadata_writes);
     plan.changes.changes.extend(pages);
-    plan.changes
-        .changes
-        .extend(root_page_change(root, &root_page, "Regenerate the root page"));
+    plan.changes.changes.extend(root_page_change(
+        root,
+        &root_page,
+        "Regenerate the root page",
+    ));
     plan
 }
 
@@ -233,7 +238,11 @@ pub fn regenerate(
 /// One piece of work for the gathering threads.
 enum Task {
     /// Hash a file (and, for a wheel without `.metadata`, take its METADATA in the same read).
-    Inspect { name: String, wheel_needs_metadata: bool },
+    Inspect {
+        name: String,
+        needs_hash: bool,
+        wheel_needs_metadata: bool,
+    },
     /// Read an existing `.metadata` file whose hash the page does not know.
     ReadMetadata { name: String },
 }
@@ -272,6 +281,7 @@ fn gather(
         if needs_hash || wheel_needs_metadata {
             tasks.push(Task::Inspect {
                 name: name.clone(),
+                needs_hash,
                 wheel_needs_metadata,
             });
         }
@@ -358,9 +368,15 @@ fn run_task(
         }
         Task::Inspect {
             name,
+            needs_hash,
             wheel_needs_metadata,
         } => {
             let path = project_path(project, name);
+            reporter.event(Event::Detail(&if *needs_hash {
+                format!("hashing {path}")
+            } else {
+                format!("reading the METADATA of {path}")
+            }));
             let result = if *wheel_needs_metadata {
                 inspect_wheel(target, &path, reporter)
             } else {

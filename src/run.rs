@@ -19,8 +19,8 @@ use crate::plan::Outcome;
 use crate::publish::{self, PublishError, PublishOptions, PublishReport};
 use crate::report::{Event, Reporter};
 use crate::state;
-use crate::target::Target;
 use crate::target::local::LocalDir;
+use crate::target::{CommitMode, Target};
 use crate::{actions, regenerate, verify, wait_live};
 
 #[derive(Debug, thiserror::Error)]
@@ -136,8 +136,15 @@ fn publish_files(
         Some(url) => format!("{}/", url.trim_end_matches('/')),
         None => install_url(&args.target),
     };
-    write_summary(out, &target.location(), &report, args.dry_run, &index_url)
-        .map_err(RunError::Output)?;
+    write_summary(
+        out,
+        &target.location(),
+        &report,
+        args.dry_run,
+        target.commit_mode(),
+        &index_url,
+    )
+    .map_err(RunError::Output)?;
     if actions::in_actions() && !args.dry_run {
         actions::write_step_files(&report, &target.location(), &index_url)
             .map_err(RunError::Output)?;
@@ -176,14 +183,8 @@ fn regenerate(
 ) -> Result<(), RunError> {
     let target = open_target(&args.target, !args.dry_run, "regenerating", reporter)?;
     let changes = regenerate::regenerate(target.as_ref(), args.dry_run, reporter)?;
-    write_change_summary(
-        out,
-        &target.location(),
-        &changes,
-        args.dry_run,
-        verbose,
-    )
-    .map_err(RunError::Output)
+    write_change_summary(out, &target.location(), &changes, args.dry_run, verbose)
+        .map_err(RunError::Output)
 }
 
 /// What kind of file a change touched, for summaries that stay short at scale.
@@ -214,7 +215,10 @@ pub fn write_change_summary(
     verbose: bool,
 ) -> std::io::Result<()> {
     if changes.is_empty() {
-        return writeln!(out, "Every page of {location} is up to date; nothing written.");
+        return writeln!(
+            out,
+            "Every page of {location} is up to date; nothing written."
+        );
     }
     let verb = if dry_run { "would write" } else { "wrote" };
     writeln!(
@@ -528,6 +532,7 @@ pub fn write_summary(
     location: &str,
     report: &PublishReport,
     dry_run: bool,
+    mode: CommitMode,
     install_url: &str,
 ) -> std::io::Result<()> {
     if dry_run {
@@ -547,6 +552,21 @@ pub fn write_summary(
     if dry_run {
         if report.writes.is_empty() {
             writeln!(out, "No changes needed.")?;
+        } else if mode == CommitMode::Atomic {
+            writeln!(
+                out,
+                "Planned: one commit of {} change(s), \"{}\":",
+                report.writes.len(),
+                report.changes.title
+            )?;
+            for change in &report.changes.changes {
+                let verb = if change.is_delete() {
+                    "delete"
+                } else {
+                    "write "
+                };
+                writeln!(out, "  {verb} {}  ({})", change.path, change.message)?;
+            }
         } else {
             writeln!(out, "Planned writes, in order:")?;
             for (path, message) in &report.writes {

@@ -121,7 +121,9 @@ pub fn verify(target: &dyn Target, reporter: &dyn Reporter) -> Result<VerifyRepo
             continue;
         }
         report.projects += 1;
-        if !root.page.contains(project) {
+        // An emptied project keeps an empty page (see `maintain::plan_remove`) and leaves the
+        // root: that is the intended state, not damage.
+        if !root.page.contains(project) && !project_state.page.is_empty() {
             report.problems.push(Problem {
                 path: page_path.clone(),
                 kind: ProblemKind::NotInRoot,

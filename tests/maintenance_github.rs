@@ -245,15 +245,12 @@ fn remove_deletes_files_and_empty_projects() {
         messages_since(&emu, since)
     );
 
-    // The last file of a project: the project leaves the root page.
+    // The last file of a project: the project leaves the root page; its page stays, empty
+    // (GitHub would let a writer holding the old page sha create a deleted page again).
     let since = emu.api_commits().len();
     cmd(&emu, "remove", &[&lone.filename]).ok();
     let files = emu.files();
-    assert!(
-        !files.keys().any(|p| p.starts_with("lone-proj/")),
-        "{:#?}",
-        files.keys().collect::<Vec<_>>()
-    );
+    assert_emptied(&files, "lone-proj");
     assert_eq!(root_projects(&files), ["rm-proj"]);
     assert_valid(&files);
     println!("removing the last file: {:#?}", messages_since(&emu, since));
@@ -310,15 +307,26 @@ fn killed_remove(
     (made, link_problems(&emu.files()), lone.filename)
 }
 
+/// Only an empty page is left of `project`.
+fn assert_emptied(files: &Files, project: &str) {
+    let left: Vec<_> = files
+        .keys()
+        .filter(|p| p.starts_with(&format!("{project}/")))
+        .collect();
+    assert_eq!(left, [&format!("{project}/index.html")], "{left:#?}");
+    assert!(
+        page(files, project).is_empty(),
+        "{}",
+        text(files, &format!("{project}/index.html"))
+    );
+    assert!(!root_projects(files).iter().any(|p| p == project));
+}
+
 /// After a killed `remove`, running it again leaves only stay-proj, valid.
 fn assert_rerun_finishes(emu: &Emulator, filename: &str) {
     let run = cmd(emu, "remove", &[filename]);
     let files = emu.files();
-    assert!(
-        !files.keys().any(|p| p.starts_with("lone-proj/")),
-        "{run}\n{:#?}",
-        files.keys().collect::<Vec<_>>()
-    );
+    assert_emptied(&files, "lone-proj");
     assert_eq!(root_projects(&files), ["stay-proj"], "{run}");
     assert_valid(&files);
     run.ok();
@@ -338,19 +346,19 @@ fn a_remove_killed_after_its_first_write_leaves_a_valid_index() {
     assert_rerun_finishes(&emu, &filename);
 }
 
-/// `remove` of a project's last file, killed after the root page and the project page are
-/// gone but before the files are deleted: the index is valid (nothing links the leftover
-/// files), and running it again finishes the job instead of failing because the page is gone.
+/// `remove` of a project's last file, killed after the project page was emptied and the root
+/// page stopped linking it, but before the files are deleted: the index is valid (nothing links
+/// the leftover files), and running it again finishes the job.
 #[test]
 fn a_remove_killed_before_its_file_deletes_is_finished_by_a_rerun() {
     let work = TempDir::new().unwrap();
     let emu = Emulator::start(config());
     let (made, problems, filename) = killed_remove(work.path(), &emu, |c| {
-        c.paths.iter().any(|p| p == "lone-proj/index.html")
+        c.paths.iter().any(|p| p == "index.html")
     });
     assert!(
-        made.iter().any(|m| m.starts_with("index.html")),
-        "the root page must stop linking the project first: {made:#?}"
+        made.iter().any(|m| m.starts_with("lone-proj/index.html")),
+        "the page must stop listing the file first: {made:#?}"
     );
     // The file delete may already be in flight when the kill lands; either way the re-run
     // must finish what is left.
@@ -484,7 +492,7 @@ fn regenerate_rebuilds_a_legacy_index() {
     let seeded = emu.files();
 
     // --dry-run: the plan, no writes, no token needed.
-    let run = exec(gh(&emu, None, "regenerate").arg("--dry-run")).ok();
+    let run = exec(gh(&emu, None, "regenerate").args(["--dry-run", "--verbose"])).ok();
     for page in [
         "dace/index.html",
         "ghex/index.html",

@@ -158,10 +158,8 @@ impl RetryPolicy {
         match kind {
             RetryKind::PrimaryLimit => match rate.reset {
                 // One second more: the reset time is rounded down to the second.
-                Some(reset) => {
-                    Duration::from_secs(reset.saturating_sub(now).saturating_add(1))
-                        .min(MAX_SERVER_WAIT)
-                }
+                Some(reset) => Duration::from_secs(reset.saturating_sub(now).saturating_add(1))
+                    .min(MAX_SERVER_WAIT),
                 None => self.backoff(retry).max(self.secondary_min_wait),
             },
             RetryKind::SecondaryLimit => self.backoff(retry).max(self.secondary_min_wait),

@@ -6,9 +6,9 @@
 //! come back as `TargetError::Conflict`, which the publish loop answers by re-reading and
 //! re-planning. So there is no lock: concurrent runs stay correct, the slower one re-plans.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Cursor, Read};
-use std::collections::HashSet;
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -22,9 +22,9 @@ use super::client::{ApiClient, ApiRequest, JSON, OBJECT, RAW, RetryPolicy, Sent,
 use super::error::GitHubError;
 use super::token::Secret;
 use super::upload::{PutBody, PutFields};
+use crate::change::ChangeSet;
 use crate::hashing::git_blob_sha;
 use crate::report::Reporter;
-use crate::change::ChangeSet;
 use crate::target::{
     BlobSha, CommitError, CommitMode, DirEntry, Expected, RunLock, SizeLimits, Snapshot,
     StoredFile, Target, TargetError, Upload, check_path, commit_in_order,
@@ -218,7 +218,11 @@ impl<'r> GitHubTarget<'r> {
 
     /// A file at the snapshot.
     fn contents_ref(&self, path: &str) -> String {
-        format!("{}?ref={}", self.contents_path(path), encode(&self.read_ref()))
+        format!(
+            "{}?ref={}",
+            self.contents_path(path),
+            encode(&self.read_ref())
+        )
     }
 
     /// A file on the branch as it is now (checking whether a write whose answer was lost took

@@ -75,10 +75,7 @@ impl GitHubTarget<'_> {
             Some(pinned) => pinned,
             None => {
                 let commit = self.head_commit().map_err(|e| fail(first, e))?;
-                Pinned {
-                    commit,
-                    tree: None,
-                }
+                Pinned { commit, tree: None }
             }
         };
         let base_tree = match &pinned.tree {
@@ -156,7 +153,9 @@ impl GitHubTarget<'_> {
         let ours = content.blob_sha().unwrap_or_default();
         let len = content.len();
         let api_path = format!("{}/git/blobs", self.base);
-        reporter.event(Event::Detail(&format!("uploading the blob of {path} ({len} bytes)")));
+        reporter.event(Event::Detail(&format!(
+            "uploading the blob of {path} ({len} bytes)"
+        )));
         let mut build = || -> Result<ApiRequest, GitHubError> {
             let source: Box<dyn Read + Send> = match content {
                 Content::Bytes(bytes) => Box::new(Cursor::new(bytes.clone())),
@@ -242,7 +241,9 @@ impl GitHubTarget<'_> {
     /// again; anything else → another run got there first.
     fn move_branch(&self, new: &str, old: &str) -> Result<(), GitHubError> {
         let path = format!("{}/git/refs/heads/{}", self.base, self.encoded_branch());
-        let body = json!({ "sha": new, "force": false }).to_string().into_bytes();
+        let body = json!({ "sha": new, "force": false })
+            .to_string()
+            .into_bytes();
         let mut check = || -> Result<WriteCheck, GitHubError> {
             let head = self.head_commit()?;
             if head == new || self.descends_from(&head, new)? {

@@ -59,7 +59,7 @@ const OWN_HEAD: &str = "<!DOCTYPE html>\n<html>\n  <head>\n    <meta charset=\"u
 const OWN_TAIL: &str = "  </body>\n</html>\n";
 
 /// Reads the anchors of a page in exactly the form this tool renders (one anchor per line,
-/// double-quoted attributes, the five entities of [`push_escaped`]) without the general
+/// double-quoted attributes, the entities of [`push_escaped`]) without the general
 /// tokenizer, which costs several microseconds per link: re-reading a 10,000-file page on every
 /// publish must stay cheap. `None` on any deviation; the caller then uses [`extract_anchors`],
 /// so a page edited by hand or written by another tool is still read the way a browser would.
@@ -125,6 +125,7 @@ fn unescape_own(s: &str) -> Option<String> {
             ("&gt;", '>'),
             ("&quot;", '"'),
             ("&#39;", '\''),
+            ("&#13;", '\r'),
         ]
         .into_iter()
         .find(|(entity, _)| rest.starts_with(entity))?;
@@ -239,7 +240,8 @@ pub fn encode_href_path(filename: &str) -> String {
     utf8_percent_encode(filename, HREF_KEEP).to_string()
 }
 
-/// Appends `s` escaped for an attribute value or element text.
+/// Appends `s` escaped for an attribute value or element text: the five markup entities, and
+/// CR as `&#13;`, so that every value except NUL (which HTML cannot carry) reads back as it was.
 pub(crate) fn push_escaped(out: &mut String, s: &str) {
     // Runs without special characters are copied whole: rendering a 10,000-file page is mostly
     // this function, and filenames and hashes rarely need an entity.
@@ -251,6 +253,8 @@ pub(crate) fn push_escaped(out: &mut String, s: &str) {
             b'>' => "&gt;",
             b'"' => "&quot;",
             b'\'' => "&#39;",
+            // A raw CR would be read back as LF (HTML turns CR and CRLF into LF).
+            b'\r' => "&#13;",
             _ => continue,
         };
         // `i` is at an ASCII byte, so both slices end on character boundaries.
@@ -357,8 +361,7 @@ mod tests {
         ] {
             assert_eq!(extract_own_anchors(&edited), None, "{edited}");
         }
-        let legacy =
-            include_str!("../../tests/fixtures/legacy-index/gt4py-index/dace/index.html");
+        let legacy = include_str!("../../tests/fixtures/legacy-index/gt4py-index/dace/index.html");
         assert_eq!(extract_own_anchors(legacy), None);
     }
 

@@ -440,6 +440,28 @@ mod tests {
         }
     }
 
+    /// Found by the property tests (`tests/properties.rs`): a CR in a value (`&#13;` on a
+    /// legacy page, or a yank reason) was written raw and read back as LF, so every rewrite of
+    /// the page changed it.
+    #[test]
+    fn a_carriage_return_in_a_value_survives_a_rewrite() {
+        let legacy = parse(
+            "<a href=\"x-1.0.tar.gz\" data-yanked=\"a&#13;b\r\nc\" \
+             data-requires-python=\"&gt;=3.9&#13;\">x-1.0.tar.gz</a>",
+        );
+        let entry = legacy.page.get("x-1.0.tar.gz").unwrap();
+        assert_eq!(entry.yanked.as_deref(), Some("a\rb\nc"));
+        assert_eq!(entry.requires_python.as_deref(), Some(">=3.9\r"));
+        let rendered = legacy.page.render();
+        assert!(
+            rendered.contains("data-yanked=\"a&#13;b\nc\""),
+            "{rendered}"
+        );
+        let again = parse(&rendered);
+        assert_eq!(again.page, legacy.page);
+        assert_eq!(again.page.render(), rendered);
+    }
+
     #[test]
     fn rewrites_the_legacy_pages_in_our_format() {
         for (path, snapshot) in [

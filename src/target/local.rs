@@ -197,7 +197,9 @@ impl LocalDir {
         };
         let mut resolved = Vec::with_capacity(changes.len());
         for change in &changes.changes {
-            let full = self.resolve(&change.path).map_err(|e| fail(&change.path, e))?;
+            let full = self
+                .resolve(&change.path)
+                .map_err(|e| fail(&change.path, e))?;
             self.check_expected(&change.path, &full, &change.expected)
                 .map_err(|e| fail(&change.path, e))?;
             resolved.push(full);
@@ -274,7 +276,11 @@ impl LocalDir {
                     done,
                 });
             }
-            let verb = if staged[i].is_some() { "wrote" } else { "deleted" };
+            let verb = if staged[i].is_some() {
+                "wrote"
+            } else {
+                "deleted"
+            };
             reporter.event(Event::Step(&format!("{verb} {}", change.path)));
             done.push((change.path.clone(), change.message.clone()));
             if let Some(folder) = full.parent()

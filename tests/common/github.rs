@@ -370,7 +370,13 @@ pub fn index_problems(files: &Files) -> Vec<String> {
         let Some((folder, name)) = path.split_once('/') else {
             continue;
         };
-        if name == "index.html" && !linked.iter().any(|p| p == folder) {
+        // An emptied project keeps an empty page the root no longer links: that is fine.
+        if name == "index.html"
+            && !linked.iter().any(|p| p == folder)
+            && files
+                .get(path)
+                .is_some_and(|p| !anchors(&String::from_utf8_lossy(p)).is_empty())
+        {
             problems.push(format!("the root does not link {folder}/"));
         }
         let is_dist = name.ends_with(".whl") || name.ends_with(".tar.gz") || name.ends_with(".zip");
