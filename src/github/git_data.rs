@@ -26,19 +26,19 @@ use crate::target::{CommitError, TargetError};
 const ANCESTRY_DEPTH: usize = 20;
 
 #[derive(Deserialize)]
-struct ShaAnswer {
+pub struct ShaAnswer {
     sha: String,
 }
 
 #[derive(Deserialize)]
-struct CommitAnswer {
+pub struct CommitAnswer {
     tree: ShaAnswer,
     #[serde(default)]
     parents: Vec<ShaAnswer>,
 }
 
 #[derive(Deserialize)]
-struct RefAnswer {
+pub struct RefAnswer {
     object: ShaAnswer,
 }
 
