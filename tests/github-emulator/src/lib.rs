@@ -110,7 +110,8 @@
 //!   head that was current at some moment in the last N: uniformly among them
 //!   ([`StalePick::Random`]) or always the one current at `now - N` ([`StalePick::Oldest`]).
 //!   Reads by commit, tree or blob sha are exact. Writes are never stale: a Contents PUT is
-//!   checked against the real head, and a ref update against the real head.
+//!   checked against the real head, and a ref update against the real head. Once a
+//!   [`Config::start_empty`] repository has its first commit, no read sees it empty again.
 //! - Branch protection ([`Config::protection`], [`Emulator::set_protection`]): Contents PUT →
 //!   409 `Could not create file: REASON`, DELETE → 409 `Could not delete file: REASON`, checked
 //!   after the `sha` rules; `PATCH /git/refs/heads/B` → 422 `Protected branch update failed for
@@ -741,7 +742,14 @@ impl State {
             StalePick::Oldest => first,
             StalePick::Random => self.stale_rng.usize(first..self.history.len()),
         };
-        self.history[pick].1.clone()
+        // Once the repository has a commit, no read sees it empty again (so that one request's
+        // "is it empty?" and "what is the head?" agree).
+        self.history[pick..]
+            .iter()
+            .map(|(_, s)| s)
+            .find(|s| !s.commit.is_empty() || self.head.commit.is_empty())
+            .unwrap_or(&self.head)
+            .clone()
     }
 }
 

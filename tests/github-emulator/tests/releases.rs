@@ -595,3 +595,24 @@ fn faults_and_rate_limits_apply_to_release_writes_and_uploads() {
     assert_eq!(resp.status(), 403);
     assert_eq!(emu.assets("w").len(), 1);
 }
+
+#[test]
+fn with_an_api_prefix_uploads_live_under_api_uploads_like_ghes() {
+    let emu = Emulator::start(Config {
+        api_prefix: "/api/v3".into(),
+        ..Config::default()
+    });
+    assert!(emu.uploads_url().ends_with("/api/uploads"));
+    let api = Api::new(&emu);
+    let release = create_release(&api, "wheels");
+    assert!(
+        release["upload_url"]
+            .as_str()
+            .unwrap()
+            .contains("/api/uploads/repos/GridTools/pypi/releases/")
+    );
+    let (status, asset) = upload(&api, &release, "a.whl", b"a");
+    assert_eq!(status, 201, "{asset}");
+    assert!(asset["url"].as_str().unwrap().contains("/api/v3/repos/"));
+    assert_eq!(emu.assets("wheels")[0].bytes, &b"a"[..]);
+}
