@@ -1049,12 +1049,15 @@ impl Emulator {
     }
 
     /// The branch's history, oldest first, starting with the empty root commit (unless
-    /// [`Config::start_empty`]).
+    /// [`Config::start_empty`]): one entry per commit the branch moved to. A ref update adds one
+    /// entry for the commit it moved to (not for the commits between), so a forced update back
+    /// to an older commit lists that sha a second time.
     pub fn commits(&self) -> Vec<Commit> {
         self.shared.lock().commits.clone()
     }
 
-    /// The commits made through the API (PUT/DELETE), oldest first.
+    /// The commits made through the API (Contents PUT/DELETE and Git Data ref updates), oldest
+    /// first.
     pub fn api_commits(&self) -> Vec<Commit> {
         self.shared
             .lock()
