@@ -319,3 +319,39 @@ fn stale_reads_lose_nothing_in_either_mode() {
         assert_eq!(page(&files, "stale-proj").len(), dists.len(), "{mode:?}");
     }
 }
+
+/// Branch protection answers 409 (Contents API) or 422 (ref update), like a lost race: the tool
+/// must tell them apart by message, fail at once without re-planning, and say what to change.
+#[test]
+fn a_protected_branch_fails_at_once_in_both_modes() {
+    let work = TempDir::new().unwrap();
+    let dir = work.path().join("dist");
+    let dist = wheel(&dir, "guarded", "1.0");
+    for protection in [
+        github_emulator::Protection::pull_request(),
+        github_emulator::Protection::status_checks(&["ci"]),
+    ] {
+        for mode in [&[][..], &["--atomic"][..]] {
+            let emu = Emulator::start(config());
+            emu.set_protection(Some(protection.clone()));
+            let started = std::time::Instant::now();
+            let run = exec(gh(&emu, Some(TOKEN), "publish").args(mode).arg(dist.path())).failed();
+            assert!(run.stderr.contains("branch main"), "{mode:?}: {run}");
+            assert!(run.stderr.contains("protected"), "{mode:?}: {run}");
+            assert!(run.stderr.contains("bypass"), "{mode:?}: {run}");
+            assert!(!run.stderr.contains("other runs"), "{mode:?}: {run}");
+            // One refused write (the first file, or the one ref update), not a retry storm.
+            let refused = emu
+                .requests()
+                .iter()
+                .filter(|r| r.is_write() && matches!(r.status, Some(409 | 422)))
+                .count();
+            assert_eq!(
+                refused, 1,
+                "{mode:?}: {refused} refused writes: a retry storm"
+            );
+            assert!(started.elapsed() < Duration::from_secs(10), "{mode:?}");
+            assert_eq!(emu.api_commits().len(), 0);
+        }
+    }
+}

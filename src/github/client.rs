@@ -243,6 +243,8 @@ pub struct ApiClient<'r> {
     http: Client,
     api_url: String,
     repo: String,
+    /// The branch written to, for messages.
+    branch: Option<String>,
     has_token: bool,
     policy: RetryPolicy,
     reporter: &'r dyn Reporter,
@@ -289,10 +291,15 @@ impl<'r> ApiClient<'r> {
             http,
             api_url: api_url.trim_end_matches('/').to_string(),
             repo: repo.to_string(),
+            branch: None,
             has_token: token.is_some(),
             policy: RetryPolicy::default(),
             reporter,
         })
+    }
+
+    pub fn set_branch(&mut self, branch: &str) {
+        self.branch = Some(branch.to_string());
     }
 
     pub fn set_retry_policy(&mut self, policy: RetryPolicy) {
@@ -353,6 +360,16 @@ impl<'r> ApiClient<'r> {
             Sent::Done(response) => Ok(response),
             Sent::AlreadyApplied => Err(self.unexpected("GET", path)),
         }
+    }
+
+    /// The branch a request names (`?ref=`, `refs/heads/…`), for messages; else "the branch".
+    fn branch_hint(&self, path: &str) -> String {
+        if let Some((_, rest)) = path.split_once("/git/refs/heads/") {
+            return rest.split('?').next().unwrap_or(rest).to_string();
+        }
+        self.branch
+            .clone()
+            .unwrap_or_else(|| "the index branch".to_string())
     }
 
     fn unexpected(&self, method: &str, path: &str) -> GitHubError {
@@ -608,6 +625,16 @@ impl<'r> ApiClient<'r> {
         message: String,
         request_id: RequestId,
     ) -> GitHubError {
+        if is_protection_refusal(status.as_u16(), &message) {
+            return GitHubError::ProtectedBranch {
+                repo: self.repo.clone(),
+                branch: self.branch_hint(&path),
+                method,
+                path,
+                message,
+                request_id,
+            };
+        }
         match status.as_u16() {
             401 => GitHubError::BadCredentials { request_id },
             403 if message.contains("Resource not accessible") => GitHubError::NoWritePermission {
@@ -632,6 +659,19 @@ impl<'r> ApiClient<'r> {
             },
         }
     }
+}
+
+/// Whether an error answer is branch protection or a ruleset refusing a direct write. GitHub
+/// answers those 409 (Contents API) or 422 (ref updates) — the same statuses as a lost
+/// compare-and-swap race, so only the message tells them apart.
+pub fn is_protection_refusal(status: u16, message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    (status == 409 || status == 422)
+        && (lower.contains("protected branch")
+            || lower.contains("must be made through a pull request")
+            || lower.contains("status check")
+            || lower.contains("repository rule violations")
+            || lower.contains("rule violation"))
 }
 
 /// `HH:MM:SS UTC` of an epoch second: enough to tell when a rate limit resets (it is always

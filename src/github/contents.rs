@@ -161,7 +161,8 @@ impl<'r> GitHubTarget<'r> {
             }),
         };
         let repo = format!("{owner}/{name}");
-        let client = ApiClient::new(api_url, &repo, config.token.as_ref(), reporter)?;
+        let mut client = ApiClient::new(api_url, &repo, config.token.as_ref(), reporter)?;
+        client.set_branch(&config.branch);
         Ok(Self {
             client,
             base: format!("/repos/{}/{}", encode(owner), encode(name)),

@@ -118,6 +118,21 @@ pub enum GitHubError {
         detail: String,
     },
 
+    /// Branch protection or a ruleset refuses direct writes: not a race, so never retried.
+    #[error(
+        "branch {branch} of {repo} is protected: GitHub refused {method} {path} with \"{message}\"; \
+         let the token's user or app bypass the rule (branch protection or ruleset settings), or \
+         publish to an unprotected branch that GitHub Pages serves{request_id}"
+    )]
+    ProtectedBranch {
+        repo: String,
+        branch: String,
+        method: String,
+        path: String,
+        message: String,
+        request_id: RequestId,
+    },
+
     /// Someone else changed the file since it was read; the caller re-reads and re-plans.
     #[error("`{path}` changed on GitHub while this run was writing it ({detail})")]
     Conflict { path: String, detail: String },
