@@ -1008,3 +1008,199 @@ fn action_pinned_by_commit_uses_the_release_binary_only_if_it_was_built_from_tha
         run.log
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Running DaCe's planning step against a local repository with integration tags
+// ---------------------------------------------------------------------------------------------
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.org")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.org")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
+    stdout(&output)
+}
+
+struct Plan {
+    success: bool,
+    builds: Vec<Value>,
+    /// Standard output and error (GitHub reads workflow commands such as ::error:: from both).
+    output: String,
+    commits: BTreeMap<&'static str, String>,
+}
+
+/// A repository whose tags carry these version.py files, and the plan step run against it.
+fn run_plan(event: &str, pushed_tag: &str, input_ref: &str) -> Plan {
+    let workflow = load(DACE);
+    let plan = jobs(&workflow)["plan"];
+    let script = string(step_named(plan, "List the builds"), &["run"]).to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let work = root.join("work");
+    fs::create_dir_all(work.join("dace")).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    let mut commits = BTreeMap::new();
+    for (tag, version, annotated) in [
+        ("__gt4py-next-integration_2026_01_21", "43!2026.01.21", true),
+        ("__gt4py-next-integration_2026_01_22", "1.0.0", false),
+        ("__gt4py-next-integration_2026_01_23", "43!2026.1.23", true),
+        ("__state_2026_01_24", "43!2026.1.24", false),
+    ] {
+        fs::write(
+            work.join("dace/version.py"),
+            format!("__version__ = '{version}'\n"),
+        )
+        .unwrap();
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-q", "-m", tag]);
+        if annotated {
+            git(&work, &["tag", "-a", "-m", tag, tag]);
+        } else {
+            git(&work, &["tag", tag]);
+        }
+        commits.insert(tag, git(&work, &["rev-parse", "HEAD"]));
+    }
+    git(root, &["clone", "-q", "--bare", "work", "dace.git"]);
+
+    let stubs = root.join("stubs");
+    fs::create_dir_all(&stubs).unwrap();
+    // gh api ... contents/dace/version.py?ref=SHA: that commit's file.
+    write_executable(
+        &stubs.join("gh"),
+        &format!(
+            "#!/bin/bash\nref=\"${{@: -1}}\"; git -C '{}' show \"${{ref##*ref=}}:dace/version.py\"\n",
+            root.join("dace.git").display()
+        ),
+    );
+    // gt4py-publish list dace: the index has 43!2026.1.21.
+    write_executable(
+        &stubs.join("gt4py-publish"),
+        "#!/bin/bash\necho '43!2026.1.21  dace-43!2026.1.21-py3-none-any.whl'\n",
+    );
+    let env = get(&workflow, &["env"]).as_mapping().unwrap();
+    let mut command = Command::new("bash");
+    command.arg("-c").arg(&script);
+    for (key, value) in env {
+        command.env(key.as_str().unwrap(), value.as_str().unwrap());
+    }
+    let outputs = root.join("outputs");
+    let output = command
+        .env(
+            "PATH",
+            format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("EVENT", event)
+        .env("PUSHED_TAG", pushed_tag)
+        .env("INPUT_REF", input_ref)
+        .env("GT4PY_PUBLISH", stubs.join("gt4py-publish"))
+        .env("DACE_VERSION", path(DACE_VERSION_SCRIPT))
+        .env("GITHUB_SERVER_URL", root)
+        .env("GITHUB_REPOSITORY", "dace")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_ACTIONS", "true")
+        .env("RUNNER_TEMP", root)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    let written = fs::read_to_string(&outputs).unwrap_or_default();
+    let builds = written
+        .lines()
+        .find_map(|l| l.strip_prefix("builds="))
+        .map(|json| serde_yaml_ng::from_str::<Vec<Value>>(json).unwrap())
+        .unwrap_or_default();
+    Plan {
+        success: output.status.success(),
+        builds,
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            stderr(&output)
+        ),
+        commits,
+    }
+}
+
+#[test]
+fn dace_plan_for_a_pushed_tag_reads_its_version_at_the_tagged_commit() {
+    let plan = run_plan("push", "__gt4py-next-integration_2026_01_21", "");
+    assert!(plan.success, "{}", plan.output);
+    assert_eq!(plan.builds.len(), 1);
+    let build = &plan.builds[0];
+    assert_eq!(string(build, &["version"]), "43!2026.1.21");
+    // The commit, not the annotated tag object.
+    assert_eq!(
+        string(build, &["sha"]),
+        plan.commits["__gt4py-next-integration_2026_01_21"]
+    );
+    assert_eq!(string(build, &["error"]), "");
+
+    // The same tag asked for by hand.
+    let plan = run_plan(
+        "workflow_dispatch",
+        "main",
+        "__gt4py-next-integration_2026_01_21",
+    );
+    assert!(plan.success, "{}", plan.output);
+    assert_eq!(string(&plan.builds[0], &["version"]), "43!2026.1.21");
+}
+
+#[test]
+fn dace_plan_refuses_a_tag_whose_version_py_disagrees() {
+    let plan = run_plan("push", "__gt4py-next-integration_2026_01_22", "");
+    assert!(!plan.success);
+    assert!(plan.builds.is_empty());
+    assert!(
+        plan.output
+            .contains("::error title=DaCe version::dace/version.py says __version__ = '1.0.0'"),
+        "{}",
+        plan.output
+    );
+    let plan = run_plan("workflow_dispatch", "main", "__state_2026_01_24");
+    assert!(!plan.success);
+    assert!(
+        plan.output.contains("not an integration tag"),
+        "{}",
+        plan.output
+    );
+    let plan = run_plan(
+        "workflow_dispatch",
+        "main",
+        "__gt4py-next-integration_2030_01_01",
+    );
+    assert!(!plan.success);
+    assert!(plan.output.contains("there is no tag"), "{}", plan.output);
+}
+
+#[test]
+fn dace_backfill_builds_the_tags_whose_version_is_not_on_the_index() {
+    let plan = run_plan("schedule", "main", "");
+    assert!(plan.success, "{}", plan.output);
+    let by_tag: BTreeMap<&str, &Value> = plan
+        .builds
+        .iter()
+        .map(|b| (string(b, &["tag"]), b))
+        .collect();
+    assert_eq!(
+        by_tag.keys().copied().collect::<Vec<_>>(),
+        [
+            "__gt4py-next-integration_2026_01_22",
+            "__gt4py-next-integration_2026_01_23"
+        ],
+        "2026_01_21 is on the index, __state_ is no integration tag"
+    );
+    let good = by_tag["__gt4py-next-integration_2026_01_23"];
+    assert_eq!(string(good, &["version"]), "43!2026.1.23");
+    assert_eq!(string(good, &["error"]), "");
+    // The mismatching tag gets a build job that fails with the check's message.
+    let bad = by_tag["__gt4py-next-integration_2026_01_22"];
+    assert!(string(bad, &["error"]).contains("'1.0.0'"), "{bad:?}");
+    assert!(!string(bad, &["error"]).starts_with("::"));
+}
