@@ -1140,6 +1140,15 @@ fn validate_sdist_tar_gz<R: Read>(
     for entry in archive.entries().map_err(unreadable)? {
         let mut entry = entry.map_err(unreadable)?;
         budget.entry_starts(entry.size());
+        // Every entry's declared size counts, links and skipped ones too: the tar reader skips
+        // an entry by reading its data, whatever its type.
+        total = total.saturating_add(entry.size());
+        if total > MAX_TOTAL_UNCOMPRESSED {
+            return Err(DistErrorReason::TooMuchData {
+                total,
+                limit: MAX_TOTAL_UNCOMPRESSED,
+            });
+        }
         let raw_name = entry.path_bytes().into_owned();
         let Ok(name) = String::from_utf8(raw_name) else {
             return Err(DistErrorReason::UnsafeEntryName {
@@ -1191,13 +1200,6 @@ fn validate_sdist_tar_gz<R: Read>(
                 });
             }
             continue;
-        }
-        total = total.saturating_add(entry.size());
-        if total > MAX_TOTAL_UNCOMPRESSED {
-            return Err(DistErrorReason::TooMuchData {
-                total,
-                limit: MAX_TOTAL_UNCOMPRESSED,
-            });
         }
         if kind.is_file() && search.wants(name)? {
             if entry.size() > MAX_METADATA_SIZE {
@@ -1866,6 +1868,26 @@ mod tests {
             "{:?}",
             err.reason
         );
+    }
+
+    /// Found by review of the tar header cap: a link's declared size was not counted, so a
+    /// symlink declaring terabytes of data made the reader skip (inflate) them all, and moved
+    /// the header allowance past them.
+    #[test]
+    fn a_link_declaring_a_huge_size_is_refused_without_reading() {
+        let mut header = tar::Header::new_gnu();
+        header.set_path("dace-1.0/link").unwrap();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_link_name("PKG-INFO").unwrap();
+        header.set_size(1 << 40);
+        header.set_cksum();
+        let mut raw = header.as_bytes().to_vec();
+        raw.extend_from_slice(&[0; 1024]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &raw).unwrap();
+        let bytes = gz.finish().unwrap();
+        let err = validate_bytes("dace-1.0.tar.gz", &bytes).unwrap_err();
+        assert!(matches!(err.reason, R::TooMuchData { .. }), "{:?}", err.reason);
     }
 
     #[test]
