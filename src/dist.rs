@@ -1887,7 +1887,11 @@ mod tests {
         std::io::Write::write_all(&mut gz, &raw).unwrap();
         let bytes = gz.finish().unwrap();
         let err = validate_bytes("dace-1.0.tar.gz", &bytes).unwrap_err();
-        assert!(matches!(err.reason, R::TooMuchData { .. }), "{:?}", err.reason);
+        assert!(
+            matches!(err.reason, R::TooMuchData { .. }),
+            "{:?}",
+            err.reason
+        );
     }
 
     #[test]
