@@ -50,6 +50,12 @@ struct Sizes {
     github_files: &'static [usize],
     github_runs: usize,
     github_big_wheel: u64,
+    /// Wheels in the folder `regenerate` adopts, the bytes of noise in each, timed runs.
+    adopt_wheels: usize,
+    adopt_payload: u64,
+    adopt_runs: usize,
+    /// Bytes of noise in each wheel of the GHEX-like release.
+    ghex_payload: u64,
 }
 
 impl Sizes {
@@ -64,9 +70,13 @@ impl Sizes {
                 local_wheels: 1_000,
                 local_runs: 5,
                 big_wheel: 30 * MIB,
-                github_files: &[10, 1_000, 5_000],
+                github_files: &[10, 200, 1_000],
                 github_runs: 1,
                 github_big_wheel: 30 * MIB,
+                adopt_wheels: 200,
+                adopt_payload: 128 * 1024,
+                adopt_runs: 2,
+                ghex_payload: 64 * 1024,
             }
         } else {
             Sizes {
@@ -81,6 +91,10 @@ impl Sizes {
                 github_files: &[10, 1_000, 5_000],
                 github_runs: 5,
                 github_big_wheel: 90 * MIB,
+                adopt_wheels: 2_000,
+                adopt_payload: 128 * 1024,
+                adopt_runs: 3,
+                ghex_payload: 256 * 1024,
             }
         }
     }
@@ -168,12 +182,23 @@ fn main() {
     if let Err(e) = bench_local_memory(&sizes, work.path(), &mut table) {
         table.error("local peak memory", &e);
     }
-    table.section("5. GitHub emulator: publish 1 wheel");
+    table.section("5. GitHub emulator: publish 1 wheel, Contents API and --atomic (Git Data)");
     if let Err(e) = bench_github(&sizes, work.path(), &mut table) {
         table.error("GitHub publish", &e);
     }
     if let Err(e) = bench_github_memory(&sizes, work.path(), &mut table) {
         table.error("GitHub peak memory", &e);
+    }
+    table.section("6. GitHub emulator: a GHEX-like release (16 platform wheels, one run)");
+    if let Err(e) = bench_ghex_release(&sizes, work.path(), &mut table) {
+        table.error("GHEX-like release", &e);
+    }
+    table.section(&format!(
+        "7. adopting a folder of {} wheels: regenerate vs generator.py (children, warm cache)",
+        sizes.adopt_wheels
+    ));
+    if let Err(e) = bench_adopt(&sizes, work.path(), &mut table) {
+        table.error("adopting a folder", &e);
     }
 
     println!("{:-<126}", "");
@@ -881,6 +906,30 @@ fn seed_project(emu: &Emulator, project: &str, files: usize) -> Vec<u8> {
     page_bytes
 }
 
+/// The two ways of writing to GitHub.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// One Contents API PUT (one commit) per file.
+    Contents,
+    /// `--atomic`: one Git Data API commit per run.
+    Atomic,
+}
+
+impl Mode {
+    const BOTH: [Mode; 2] = [Mode::Contents, Mode::Atomic];
+
+    fn atomic(self) -> bool {
+        matches!(self, Mode::Atomic)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Contents => "contents",
+            Mode::Atomic => "atomic",
+        }
+    }
+}
+
 struct GitHubRun {
     elapsed: Duration,
     requests: usize,
@@ -889,7 +938,12 @@ struct GitHubRun {
     commits: usize,
 }
 
-fn github_publish_once(emu: &Emulator, dist: &DistFile) -> Result<GitHubRun, String> {
+/// Publishes `dists` through the library in one run and counts what reached the emulator.
+fn github_publish_once(
+    emu: &Emulator,
+    dists: &[DistFile],
+    mode: Mode,
+) -> Result<GitHubRun, String> {
     let commits_before = emu.api_commits().len();
     emu.reset_requests();
     let config = GitHubConfig {
@@ -897,17 +951,14 @@ fn github_publish_once(emu: &Emulator, dist: &DistFile) -> Result<GitHubRun, Str
         repo: format!("{}/{}", emu.owner(), emu.repo()),
         branch: emu.branch().to_string(),
         token: Some(Secret::new(emu.token())),
-        atomic: false,
+        atomic: mode.atomic(),
+        // The memory row uploads a 90 MiB wheel: above GitHub's real ceiling, not the emulator's.
+        max_blob_size: 256 * 1024 * 1024,
     };
     let start = Instant::now();
     let target = GitHubTarget::new(config, &NullReporter).map_err(|e| error_chain(&e))?;
-    publish(
-        &target,
-        std::slice::from_ref(dist),
-        PublishOptions::default(),
-        &NullReporter,
-    )
-    .map_err(|e| error_chain(&e))?;
+    publish(&target, dists, PublishOptions::default(), &NullReporter)
+        .map_err(|e| error_chain(&e))?;
     let elapsed = start.elapsed();
     let requests = emu.requests();
     let mut methods: Vec<(String, usize)> = Vec::new();
@@ -943,6 +994,14 @@ fn github_publish_once(emu: &Emulator, dist: &DistFile) -> Result<GitHubRun, Str
     })
 }
 
+/// What one mode did across the project sizes.
+#[derive(Default)]
+struct ModeSummary {
+    counts: Vec<usize>,
+    times: Vec<Duration>,
+    all_ok: bool,
+}
+
 fn bench_github(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), String> {
     let project = "bench-proj";
     let dir = work.join("github-dists");
@@ -954,62 +1013,185 @@ fn bench_github(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), Str
     let dist = validate(&path)?;
     let wheel = dist.filename.as_str().to_string();
 
-    let mut counts = Vec::new();
-    let mut times = Vec::new();
-    let mut all_ok = true;
+    let mut summaries: Vec<ModeSummary> = Mode::BOTH
+        .iter()
+        .map(|_| ModeSummary {
+            all_ok: true,
+            ..ModeSummary::default()
+        })
+        .collect();
     for &files in sizes.github_files {
         let emu = Emulator::new();
         let page = seed_project(&emu, project, files);
-        let mut runs = Vec::new();
-        for _ in 0..sizes.github_runs.max(1) {
-            let run = github_publish_once(&emu, &dist)?;
-            // Back to the seeded state, outside the timing (seed commits are not API commits).
-            emu.remove(&format!("{project}/{wheel}"));
-            emu.remove(&format!("{project}/{wheel}.metadata"));
-            emu.seed(&format!("{project}/index.html"), &page);
-            runs.push(run);
+        for (mode, summary) in Mode::BOTH.into_iter().zip(&mut summaries) {
+            let mut runs = Vec::new();
+            for _ in 0..sizes.github_runs.max(1) {
+                let run = github_publish_once(&emu, std::slice::from_ref(&dist), mode)?;
+                // Back to the seeded state, outside the timing (seed commits are not API
+                // commits).
+                emu.remove(&format!("{project}/{wheel}"));
+                emu.remove(&format!("{project}/{wheel}.metadata"));
+                emu.seed(&format!("{project}/index.html"), &page);
+                runs.push(run);
+            }
+            runs.sort_by_key(|r| r.elapsed);
+            let median = &runs[runs.len() / 2];
+            let max_requests = runs.iter().map(|r| r.requests).max().unwrap_or(0);
+            let downloads: usize = runs.iter().map(|r| r.wheel_downloads).sum();
+            let commits = runs.iter().map(|r| r.commits).max().unwrap_or(0);
+            let label = mode.label();
+            let (ok, request_goal) = match mode {
+                Mode::Contents => (
+                    max_requests <= 8 && downloads == 0,
+                    "<= 8, no dist downloaded",
+                ),
+                Mode::Atomic => (downloads == 0, "no dist downloaded"),
+            };
+            summary.all_ok &= ok;
+            table.row(
+                &format!("{files:>5} files, {label}: requests ({})", median.by_method),
+                &format!("{max_requests} requests, {downloads} dist GETs"),
+                request_goal,
+                Some(ok),
+            );
+            let (commit_goal, commits_ok) = match mode {
+                Mode::Contents => ("3 commits (file, .metadata, page)", commits <= 3),
+                Mode::Atomic => ("1 commit", commits == 1),
+            };
+            table.row(
+                &format!("{files:>5} files, {label}: wall time, commits"),
+                &format!("{}, {commits} commits", ms(median.elapsed)),
+                commit_goal,
+                Some(commits_ok),
+            );
+            summary.counts.push(max_requests);
+            summary.times.push(median.elapsed);
         }
-        runs.sort_by_key(|r| r.elapsed);
-        let median = &runs[runs.len() / 2];
-        let max_requests = runs.iter().map(|r| r.requests).max().unwrap_or(0);
-        let downloads: usize = runs.iter().map(|r| r.wheel_downloads).sum();
-        let commits = runs.iter().map(|r| r.commits).max().unwrap_or(0);
-        let ok = max_requests <= 8 && downloads == 0;
-        all_ok &= ok;
-        table.row(
-            &format!("{files:>5}-file project: requests ({})", median.by_method),
-            &format!("{max_requests} requests, {} dist GETs", downloads),
-            "<= 8, no dist downloaded",
-            Some(ok),
-        );
-        table.row(
-            &format!("{files:>5}-file project: wall time, commits"),
-            &format!("{}, {commits} commits", ms(median.elapsed)),
-            "3 commits (file, .metadata, page)",
-            Some(commits <= 3),
-        );
-        counts.push(max_requests);
-        times.push(median.elapsed);
     }
-    let constant = counts.windows(2).all(|w| w[0] == w[1]);
-    table.row(
-        "  request count constant across project sizes",
-        &format!("{counts:?}"),
-        "constant",
-        Some(constant && all_ok),
-    );
-    if let (Some(first), Some(last)) = (times.first(), times.last()) {
+    for (mode, summary) in Mode::BOTH.into_iter().zip(&summaries) {
+        let label = mode.label();
+        let constant = summary.counts.windows(2).all(|w| w[0] == w[1]);
+        table.row(
+            &format!("  {label}: request count constant across sizes"),
+            &format!("{:?}", summary.counts),
+            "constant",
+            Some(constant && summary.all_ok),
+        );
+        if let (Some(first), Some(last)) = (summary.times.first(), summary.times.last()) {
+            table.row(
+                &format!(
+                    "  {label}: wall time {} files / {} files",
+                    sizes.github_files.last().unwrap_or(&0),
+                    sizes.github_files.first().unwrap_or(&0)
+                ),
+                &format!("{:.2}x", last.as_secs_f64() / first.as_secs_f64()),
+                "reported",
+                None,
+            );
+        }
+    }
+    if let [contents, atomic] = &summaries[..]
+        && let (Some(c), Some(a)) = (contents.times.last(), atomic.times.last())
+    {
         table.row(
             &format!(
-                "  wall time {} files / {} files",
-                sizes.github_files.last().unwrap_or(&0),
-                sizes.github_files.first().unwrap_or(&0)
+                "  wall time atomic / contents ({} files)",
+                sizes.github_files.last().unwrap_or(&0)
             ),
-            &format!("{:.2}x", last.as_secs_f64() / first.as_secs_f64()),
+            &format!("{:.2}x", a.as_secs_f64() / c.as_secs_f64()),
             "reported",
             None,
         );
     }
+    let _ = fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The platform wheels of one GHEX release: four CPythons on four platforms.
+const GHEX_TAGS: [&str; 16] = [
+    "cp311-cp311-manylinux_2_28_x86_64",
+    "cp311-cp311-manylinux_2_28_aarch64",
+    "cp311-cp311-macosx_11_0_arm64",
+    "cp311-cp311-macosx_10_13_x86_64",
+    "cp312-cp312-manylinux_2_28_x86_64",
+    "cp312-cp312-manylinux_2_28_aarch64",
+    "cp312-cp312-macosx_11_0_arm64",
+    "cp312-cp312-macosx_10_13_x86_64",
+    "cp313-cp313-manylinux_2_28_x86_64",
+    "cp313-cp313-manylinux_2_28_aarch64",
+    "cp313-cp313-macosx_11_0_arm64",
+    "cp313-cp313-macosx_10_13_x86_64",
+    "cp314-cp314-manylinux_2_28_x86_64",
+    "cp314-cp314-manylinux_2_28_aarch64",
+    "cp314-cp314-macosx_11_0_arm64",
+    "cp314-cp314-macosx_10_13_x86_64",
+];
+
+/// A release of 16 platform wheels of one version in one run, into a project that already has
+/// an older release, in both modes.
+fn bench_ghex_release(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), String> {
+    let dir = work.join("ghex-dists");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut dists = Vec::with_capacity(GHEX_TAGS.len());
+    for tag in GHEX_TAGS {
+        let path = WheelBuilder::new("ghex", "0.5.0")
+            .tag(tag)
+            .requires_python(">=3.11")
+            .payload_size(sizes.ghex_payload)
+            .build(&dir)
+            .map_err(|e| e.to_string())?;
+        dists.push(validate(&path)?);
+    }
+    let bytes: u64 = dists.iter().map(|d| d.digests.size).sum();
+    let mut times = Vec::new();
+    for mode in Mode::BOTH {
+        // A fresh branch each time: an older release of 10 files, its page, the root page.
+        let emu = Emulator::new();
+        seed_project(&emu, "ghex", 10);
+        let run = github_publish_once(&emu, &dists, mode)?;
+        let listed = emu
+            .file("ghex/index.html")
+            .map(|page| {
+                let page = String::from_utf8_lossy(&page).into_owned();
+                dists
+                    .iter()
+                    .all(|d| page.contains(&format!("{}#sha256=", d.filename.as_str())))
+            })
+            .unwrap_or(false);
+        if !listed {
+            return Err(format!(
+                "{} mode: the ghex page does not list the 16 new wheels",
+                mode.label()
+            ));
+        }
+        let label = mode.label();
+        let (goal, met) = match mode {
+            Mode::Contents => ("reported (one per file + page)", None),
+            Mode::Atomic => ("1 commit", Some(run.commits == 1)),
+        };
+        table.row(
+            &format!("16 wheels, {label}: commits"),
+            &format!("{} commits", run.commits),
+            goal,
+            met,
+        );
+        table.row(
+            &format!("16 wheels, {label}: requests ({})", run.by_method),
+            &format!("{} requests, {}", run.requests, ms(run.elapsed)),
+            "reported",
+            None,
+        );
+        times.push(run.elapsed);
+    }
+    table.row(
+        &format!(
+            "  (16 wheels of {:.0} KiB; wall time atomic / contents)",
+            bytes as f64 / 16.0 / 1024.0
+        ),
+        &format!("{:.2}x", times[1].as_secs_f64() / times[0].as_secs_f64()),
+        "reported",
+        None,
+    );
     let _ = fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -1071,5 +1253,268 @@ fn bench_github_memory(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<
         Some(commits <= 4),
     );
     let _ = fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Adopting a folder: `regenerate` vs the old generator.py
+
+/// What the old pull-mode `generator.py` did on every update: hash every distribution with
+/// `hashlib` and write the root page and each project page in its format (`</br>` line ends),
+/// no `.metadata` files, no fsync. Run as `python3 -c GENERATOR_PY DIR`.
+const GENERATOR_PY: &str = r#"
+import hashlib, os, sys
+
+HEAD = """<!DOCTYPE HTML>
+<html>
+    <head>
+        <title>{title}</title>
+        <meta charset="UTF-8" />
+    </head>
+
+    <body>
+    <h1>{title}</h1>
+"""
+TAIL = """    </body>
+</html>
+"""
+root = sys.argv[1]
+projects = []
+for name in sorted(os.listdir(root)):
+    folder = os.path.join(root, name)
+    if name.startswith(".") or not os.path.isdir(folder):
+        continue
+    projects.append(name)
+    links = []
+    for filename in os.listdir(folder):
+        if not filename.endswith((".whl", ".tar.gz", ".zip")):
+            continue
+        with open(os.path.join(folder, filename), "rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        links.append(f'        <a href="{filename}#sha256={digest}">{filename}</a> </br>\n')
+    with open(os.path.join(folder, "index.html"), "w") as out:
+        out.write(HEAD.format(title=f"Custom Package for '{name}'") + "".join(links) + TAIL)
+with open(os.path.join(root, "index.html"), "w") as out:
+    out.write(
+        HEAD.format(title="Custom Package Index for GT4Py")
+        + "".join(f'        <a href="{p}">{p}</a>\n' for p in projects)
+        + TAIL
+    )
+"#;
+
+/// A fresh copy of a tree of files: hard links where the filesystem allows (the wheels are only
+/// read, and a link costs no write-back that could land in a timed run), else copies.
+fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            link_tree(&entry.path(), &target)?;
+        } else if fs::hard_link(entry.path(), &target).is_err() {
+            fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Flushes everything written so far, so no earlier write is paid for inside a timed run.
+fn sync_all() {
+    let _ = Command::new("sync").status();
+}
+
+/// Runs a child process to completion and returns its wall time.
+fn time_child(command: &mut Command) -> Result<Duration, String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let start = Instant::now();
+    let out = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    let elapsed = start.elapsed();
+    if !out.status.success() {
+        return Err(format!(
+            "{program} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(elapsed)
+}
+
+/// The binary with none of the caller's settings for a GitHub target.
+fn tool_command() -> Command {
+    let mut command = Command::new(binary());
+    command
+        .arg("-q")
+        .env_remove("GT4PY_PUBLISH_REPO")
+        .env_remove("GT4PY_PUBLISH_BRANCH")
+        .env_remove("GT4PY_PUBLISH_ATOMIC")
+        .env_remove("GITHUB_ACTIONS");
+    command
+}
+
+/// sha256 per filename listed on a project page (ours or generator.py's).
+fn listed_hashes(project: &str, page: &Path) -> Result<Vec<(String, Option<String>)>, String> {
+    let bytes = fs::read(page).map_err(|e| format!("{}: {e}", page.display()))?;
+    let name = ProjectName::new(project).map_err(|e| e.to_string())?;
+    let parsed = ProjectPage::parse(name, &bytes).map_err(|e| e.to_string())?;
+    let mut hashes: Vec<(String, Option<String>)> = parsed
+        .page
+        .entries()
+        .map(|e| (e.filename.clone(), e.sha256.clone()))
+        .collect();
+    hashes.sort();
+    Ok(hashes)
+}
+
+fn bench_adopt(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), String> {
+    let Some(python) = python() else {
+        table.row(
+            "generator.py baseline",
+            "no python3 >= 3.11",
+            "skipped",
+            None,
+        );
+        return Ok(());
+    };
+    let project = "adopt-proj";
+    let n = sizes.adopt_wheels;
+    let source = work.join("adopt-source");
+    let folder = source.join(project);
+    fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
+    let setup = Instant::now();
+    let mut bytes = 0u64;
+    for i in 0..n {
+        let version = format!("1.{}.{}", i / 100, i % 100);
+        let path = WheelBuilder::new(project, &version)
+            .requires_python(">=3.9")
+            .payload_size(sizes.adopt_payload)
+            .build(&folder)
+            .map_err(|e| e.to_string())?;
+        bytes += fs::metadata(&path).map_err(|e| e.to_string())?.len();
+    }
+    table.row(
+        &format!("  (setup: {n} wheels built, {:.0} MB)", bytes as f64 / MB),
+        &format!("{:.2} s", setup.elapsed().as_secs_f64()),
+        "reported",
+        None,
+    );
+
+    // One warm-up of each, then timed runs alternating, each on its own fresh copy.
+    let runs = sizes.adopt_runs.max(1);
+    let mut python_times = Vec::with_capacity(runs);
+    let mut tool_times = Vec::with_capacity(runs);
+    let python_dir = work.join("adopt-python");
+    let tool_dir = work.join("adopt-tool");
+    for run in 0..=runs {
+        for dir in [&python_dir, &tool_dir] {
+            let _ = fs::remove_dir_all(dir);
+            link_tree(&source, dir).map_err(|e| e.to_string())?;
+        }
+        sync_all();
+        let python_time = time_child(
+            Command::new(python)
+                .arg("-c")
+                .arg(GENERATOR_PY)
+                .arg(&python_dir),
+        )?;
+        sync_all();
+        let tool_time = time_child(
+            tool_command()
+                .arg("regenerate")
+                .arg("--index-dir")
+                .arg(&tool_dir),
+        )?;
+        if run > 0 {
+            python_times.push(python_time);
+            tool_times.push(tool_time);
+        }
+    }
+    let python_time = median(python_times);
+    let tool_time = median(tool_times);
+
+    // Both listed every wheel with the same hash; the tool also wrote every `.metadata`.
+    let python_hashes = listed_hashes(project, &python_dir.join(project).join("index.html"))?;
+    let tool_hashes = listed_hashes(project, &tool_dir.join(project).join("index.html"))?;
+    let metadata_files = fs::read_dir(tool_dir.join(project))
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".whl.metadata"))
+        .count();
+    let agree = python_hashes.len() == n && tool_hashes == python_hashes && metadata_files == n;
+    table.row(
+        &format!("generator.py baseline: hash {n} files, 2 pages"),
+        &ms(python_time),
+        "baseline",
+        None,
+    );
+    table.row(
+        &format!("regenerate --index-dir (+ {n} .metadata)"),
+        &ms(tool_time),
+        "",
+        None,
+    );
+    let ratio = tool_time.as_secs_f64() / python_time.as_secs_f64();
+    table.row(
+        "  ratio regenerate / generator.py",
+        &format!("{ratio:.2}x"),
+        "<= 1.00x",
+        Some(ratio <= 1.0),
+    );
+    table.row(
+        "  same hashes listed, every .metadata written",
+        &format!(
+            "{} / {} listed, {metadata_files} .metadata",
+            tool_hashes.len(),
+            python_hashes.len()
+        ),
+        "yes",
+        Some(agree),
+    );
+
+    // Then one more wheel into the adopted index: the tool reads the page, the old way
+    // hashed everything again.
+    let new_dir = work.join("adopt-new");
+    fs::create_dir_all(&new_dir).map_err(|e| e.to_string())?;
+    let mut publish_times = Vec::with_capacity(runs);
+    for run in 0..=runs {
+        let wheel = WheelBuilder::new(project, &format!("9.9.{run}"))
+            .requires_python(">=3.9")
+            .payload_size(sizes.adopt_payload)
+            .build(&new_dir)
+            .map_err(|e| e.to_string())?;
+        sync_all();
+        let elapsed = time_child(tool_command().arg("--index-dir").arg(&tool_dir).arg(&wheel))?;
+        if run > 0 {
+            publish_times.push(elapsed);
+        }
+    }
+    let publish_time = median(publish_times);
+    let listed = listed_hashes(project, &tool_dir.join(project).join("index.html"))?.len();
+    if listed != n + runs + 1 {
+        return Err(format!(
+            "the adopted page lists {listed} files after {} publishes, not {}",
+            runs + 1,
+            n + runs + 1
+        ));
+    }
+    table.row(
+        &format!("publish 1 wheel into the adopted index ({n} wheels)"),
+        &ms(publish_time),
+        "",
+        None,
+    );
+    let speedup = python_time.as_secs_f64() / publish_time.as_secs_f64();
+    table.row(
+        "  speed-up vs generator.py's full rehash",
+        &format!("{speedup:.1}x"),
+        ">= 20x",
+        Some(speedup >= 20.0),
+    );
+    for dir in [&python_dir, &tool_dir, &new_dir, &source] {
+        let _ = fs::remove_dir_all(dir);
+    }
     Ok(())
 }

@@ -191,6 +191,29 @@ pub struct TargetArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub atomic: bool,
+
+    /// The largest request body (bytes) sent to GitHub in one request; a file whose base64
+    /// upload would be larger is refused before anything is written. GitHub cuts bodies off
+    /// near 40 MB (default 41943040, 40 MiB: files up to about 30 MiB).
+    #[arg(
+        long,
+        value_name = "BYTES",
+        env = "GT4PY_PUBLISH_MAX_BLOB_SIZE",
+        default_value_t = crate::github::contents::DEFAULT_MAX_BLOB_SIZE,
+        value_parser = clap::value_parser!(u64).range(1024..=2 * 1024 * 1024 * 1024)
+    )]
+    pub max_blob_size: u64,
+
+    /// Least time between two writes to GitHub, in seconds (GitHub asks integrations for one
+    /// second; 0 to 60).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "GT4PY_PUBLISH_MIN_WRITE_INTERVAL",
+        default_value = "1",
+        value_parser = parse_write_interval
+    )]
+    pub min_write_interval: Duration,
 }
 
 /// A number of seconds within `min..=max`: NaN, infinities, negative and absurd values are
@@ -213,6 +236,10 @@ fn parse_seconds(text: &str, min: f64, max: f64) -> Result<Duration, String> {
 
 fn parse_wait_timeout(text: &str) -> Result<Duration, String> {
     parse_seconds(text, 0.0, 86_400.0)
+}
+
+fn parse_write_interval(text: &str) -> Result<Duration, String> {
+    parse_seconds(text, 0.0, 60.0)
 }
 
 fn parse_wait_interval(text: &str) -> Result<Duration, String> {

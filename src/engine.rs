@@ -57,8 +57,9 @@ pub enum PublishError {
         source: crate::filename::FilenameError,
     },
     #[error(
-        "`{}` is {size} bytes, more than the {max} bytes {location} accepts; nothing was \
-         published", path.display()
+        "`{}` is {size} bytes, more than the {max} bytes {location} accepts in one upload \
+         (GitHub cuts request bodies off near 40 MB and a file travels base64-encoded; \
+         --max-blob-size sets the ceiling); nothing was published", path.display()
     )]
     TooLarge {
         path: std::path::PathBuf,

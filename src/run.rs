@@ -12,7 +12,7 @@ use crate::cli::{
     VerifyArgs, YankArgs,
 };
 use crate::dist::{self, DistError, DistFile};
-use crate::github::{self, GitHubConfig, GitHubTarget};
+use crate::github::{self, GitHubConfig, GitHubTarget, RetryPolicy};
 use crate::maintain;
 use crate::name::ProjectName;
 use crate::plan::Outcome;
@@ -310,6 +310,14 @@ fn open_target<'r>(
             "using the token from {}",
             token.source()
         )));
+        if writes && is_actions_token(token.source()) {
+            reporter.event(Event::Warning(
+                "the token is the workflow's GITHUB_TOKEN: commits made with it start no GitHub \
+                 Pages build, so the served index will not change until something else builds \
+                 the site; pass a fine-grained token or a GitHub App token instead \
+                 (GT4PY_PUBLISH_TOKEN)",
+            ));
+        }
     }
     let config = GitHubConfig {
         api_url: args.api_url.clone(),
@@ -317,11 +325,17 @@ fn open_target<'r>(
         branch: args.branch.clone(),
         token,
         atomic: args.atomic,
+        max_blob_size: args.max_blob_size,
     };
-    let target = GitHubTarget::new(config, reporter).map_err(|source| RunError::GitHub {
-        repo: args.repo.clone(),
-        source: Box::new(source),
-    })?;
+    let target = GitHubTarget::new(config, reporter)
+        .map_err(|source| RunError::GitHub {
+            repo: args.repo.clone(),
+            source: Box::new(source),
+        })?
+        .with_retry_policy(RetryPolicy {
+            min_write_interval: args.min_write_interval,
+            ..RetryPolicy::default()
+        });
     Ok(Box::new(target))
 }
 
@@ -403,6 +417,11 @@ fn list(args: ListArgs, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<
         writeln!(out, "{version}  {}{yanked}", entry.filename).map_err(RunError::Output)?;
     }
     Ok(())
+}
+
+/// Whether the token is most likely the Actions `GITHUB_TOKEN` of the running workflow.
+fn is_actions_token(source: &github::TokenSource) -> bool {
+    actions::in_actions() && *source == github::TokenSource::Env("GITHUB_TOKEN")
 }
 
 /// What a `file://` URL path leaves unencoded (`/` separates, so it stays).

@@ -23,6 +23,8 @@ fn fast_policy() -> RetryPolicy {
         max_delay: Duration::from_millis(50),
         max_total_wait: Duration::from_secs(10),
         secondary_min_wait: Duration::from_millis(10),
+        min_write_interval: Duration::ZERO,
+        ..RetryPolicy::default()
     }
 }
 
@@ -33,6 +35,7 @@ fn config_for(emu: &Emulator, token: Option<&str>) -> GitHubConfig {
         branch: emu.branch().to_string(),
         token: token.map(Secret::new),
         atomic: false,
+        max_blob_size: gt4py_publish::github::contents::DEFAULT_MAX_BLOB_SIZE,
     }
 }
 

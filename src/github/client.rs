@@ -50,8 +50,14 @@ pub struct RetryPolicy {
     /// Cap on all waits of one request added up; a server-requested wait beyond it fails now
     /// rather than hanging a CI job for an hour.
     pub max_total_wait: Duration,
-    /// Least wait after a secondary rate limit without `retry-after` (GitHub asks for a minute).
+    /// Least wait after a secondary rate limit without `retry-after` (GitHub asks for a minute),
+    /// doubled on each further one.
     pub secondary_min_wait: Duration,
+    /// Least time between two mutating requests (GitHub's best practices ask for a second).
+    pub min_write_interval: Duration,
+    /// Request bodies above this many bytes are sent at most twice: GitHub cuts such bodies off
+    /// near 40 MB after seconds of upload, and a third try only repeats the wait.
+    pub large_body: u64,
 }
 
 impl Default for RetryPolicy {
@@ -62,6 +68,8 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(30),
             max_total_wait: Duration::from_secs(15 * 60),
             secondary_min_wait: Duration::from_secs(60),
+            min_write_interval: Duration::from_secs(1),
+            large_body: 8 * 1024 * 1024,
         }
     }
 }
@@ -162,7 +170,14 @@ impl RetryPolicy {
                     .min(MAX_SERVER_WAIT),
                 None => self.backoff(retry).max(self.secondary_min_wait),
             },
-            RetryKind::SecondaryLimit => self.backoff(retry).max(self.secondary_min_wait),
+            // A minute, then two, then four: GitHub asks clients to wait longer each time.
+            RetryKind::SecondaryLimit => self
+                .backoff(retry)
+                .max(
+                    self.secondary_min_wait
+                        .saturating_mul(1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX)),
+                )
+                .min(MAX_SERVER_WAIT),
             RetryKind::Server | RetryKind::Transport => self.backoff(retry),
         }
     }
@@ -176,6 +191,8 @@ pub struct ApiRequest {
     /// `Accept` media type.
     pub accept: &'static str,
     pub body: Option<Body>,
+    /// Length of `body` in bytes (for the resend limit on large bodies).
+    pub body_len: u64,
     /// Overrides the client's default timeout (uploads scale it with their size).
     pub timeout: Option<Duration>,
     /// Byte counts read from the body, for a progress bar labelled `.0` of `.1` bytes.
@@ -189,9 +206,15 @@ impl ApiRequest {
             path,
             accept,
             body: None,
+            body_len: 0,
             timeout: None,
             progress: None,
         }
+    }
+
+    /// Whether it changes something on GitHub (paced, see [`RetryPolicy::min_write_interval`]).
+    pub fn is_mutating(&self) -> bool {
+        !matches!(self.method, Method::GET | Method::HEAD)
     }
 }
 
@@ -248,6 +271,8 @@ pub struct ApiClient<'r> {
     has_token: bool,
     policy: RetryPolicy,
     reporter: &'r dyn Reporter,
+    /// When the last mutating request was sent (pacing).
+    last_write: std::sync::Mutex<Option<Instant>>,
 }
 
 impl<'r> ApiClient<'r> {
@@ -283,6 +308,9 @@ impl<'r> ApiClient<'r> {
         let http = Client::builder()
             .user_agent(USER_AGENT)
             .default_headers(headers)
+            // A moved repository answers 301/307: a streamed upload cannot follow one, and a
+            // silent follow would hide that --repo names the old place. Reported instead.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(30))
             .timeout(Duration::from_secs(120))
             .build()
@@ -292,6 +320,7 @@ impl<'r> ApiClient<'r> {
             api_url: api_url.trim_end_matches('/').to_string(),
             repo: repo.to_string(),
             branch: None,
+            last_write: std::sync::Mutex::new(None),
             has_token: token.is_some(),
             policy: RetryPolicy::default(),
             reporter,
@@ -398,6 +427,10 @@ impl<'r> ApiClient<'r> {
             let request = build()?;
             let method = request.method.to_string();
             let path = request.path.clone();
+            let large = request.body_len > self.policy.large_body;
+            if request.is_mutating() {
+                self.pace();
+            }
             let failure = match self.attempt(request, read) {
                 Ok(value) => return Ok(Sent::Done(value)),
                 Err(failure) => failure,
@@ -424,7 +457,12 @@ impl<'r> ApiClient<'r> {
                     (error, RetryKind::Transport, RateHeaders::default(), sent)
                 }
             };
-            if attempt >= self.policy.max_attempts {
+            let max_attempts = if large {
+                self.policy.max_attempts.min(2)
+            } else {
+                self.policy.max_attempts
+            };
+            if attempt >= max_attempts {
                 return self.give_up(*error, maybe_applied, &mut check_write, &method, &path);
             }
             let now = SystemTime::now()
@@ -484,6 +522,25 @@ impl<'r> ApiClient<'r> {
         }
     }
 
+    /// Waits until `min_write_interval` has passed since the last mutating request.
+    fn pace(&self) {
+        let Ok(mut last) = self.last_write.lock() else {
+            return;
+        };
+        if let Some(previous) = *last {
+            let since = previous.elapsed();
+            if since < self.policy.min_write_interval {
+                let wait = self.policy.min_write_interval - since;
+                self.reporter.event(Event::Detail(&format!(
+                    "waiting {} ms between writes, as GitHub asks",
+                    wait.as_millis()
+                )));
+                std::thread::sleep(wait);
+            }
+        }
+        *last = Some(Instant::now());
+    }
+
     /// Ends the loop with `error`, unless the write it was sending turns out to be applied: a
     /// lost answer on the last attempt must not turn a successful write into a failed run.
     fn give_up<T>(
@@ -524,6 +581,7 @@ impl<'r> ApiClient<'r> {
             body,
             timeout,
             progress,
+            ..
         } = request;
         let method_name = method.to_string();
         let url = format!("{}{}", self.api_url, path);
@@ -590,7 +648,7 @@ impl<'r> ApiClient<'r> {
             "{method_name} {path} -> {} ({elapsed:.1}s)",
             status.as_u16()
         )));
-        if status.is_success() {
+        if status.is_success() && !status.is_redirection() {
             return read(response).map_err(|e| {
                 self.reporter.event(Event::Detail(&format!(
                     "{method_name} {path}: reading the answer failed: {}",
@@ -600,6 +658,16 @@ impl<'r> ApiClient<'r> {
             });
         }
         let rate = RateHeaders::from_headers(response.headers());
+        let sso = response
+            .headers()
+            .get("x-github-sso")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let request_id = RequestId(
             response
                 .headers()
@@ -612,8 +680,28 @@ impl<'r> ApiClient<'r> {
         let _ = response.take(MAX_ERROR_BODY).read_to_end(&mut text);
         let message = error_message(&text, status);
         let retry = classify(status, &rate, &message);
-        let error = Box::new(self.status_error(status, method_name, path, message, request_id));
-        Err(Failure::Status { error, retry, rate })
+        let error = if status.as_u16() == 403
+            && let Some(sso) = sso
+        {
+            GitHubError::SsoRequired {
+                repo: self.repo.clone(),
+                url: sso_url(&sso),
+                request_id,
+            }
+        } else if status.is_redirection() {
+            GitHubError::Moved {
+                repo: self.repo.clone(),
+                status: status.as_u16(),
+                location: location.unwrap_or_default(),
+            }
+        } else {
+            self.status_error(status, method_name, path, message, request_id)
+        };
+        Err(Failure::Status {
+            error: Box::new(error),
+            retry,
+            rate,
+        })
     }
 
     /// The error for a final error answer, specific where the user can act on it.
@@ -659,6 +747,16 @@ impl<'r> ApiClient<'r> {
             },
         }
     }
+}
+
+/// The URL in `X-GitHub-SSO: required; url=URL` (the whole value when it has no `url=`).
+pub fn sso_url(value: &str) -> String {
+    value
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("url="))
+        .unwrap_or(value)
+        .trim()
+        .to_string()
 }
 
 /// Whether an error answer is branch protection or a ruleset refusing a direct write. GitHub
@@ -755,6 +853,59 @@ mod tests {
         for bad in ["", "-5", "1.5", "+3", "7s"] {
             let value = HeaderValue::from_str(bad).unwrap();
             assert_eq!(parse_retry_after(Some(&value)), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn secondary_limits_without_retry_after_wait_a_minute_then_longer() {
+        let policy = RetryPolicy::default();
+        let none = RateHeaders::default();
+        let waits: Vec<Duration> = (0..4)
+            .map(|retry| policy.delay(RetryKind::SecondaryLimit, &none, retry, 0))
+            .collect();
+        assert!(waits[0] >= Duration::from_secs(60), "{waits:?}");
+        for pair in waits.windows(2) {
+            assert!(pair[1] > pair[0], "{waits:?}");
+        }
+        assert!(policy.delay(RetryKind::SecondaryLimit, &none, u32::MAX, 0) <= MAX_SERVER_WAIT);
+    }
+
+    #[test]
+    fn sso_headers_give_the_url_to_open() {
+        assert_eq!(
+            sso_url("required; url=https://github.com/orgs/o/sso?authorization_request=x"),
+            "https://github.com/orgs/o/sso?authorization_request=x"
+        );
+        assert_eq!(
+            sso_url("partial-results; organizations=1,2"),
+            "partial-results; organizations=1,2"
+        );
+    }
+
+    #[test]
+    fn protection_refusals_are_told_apart_from_races() {
+        for refusal in [
+            (
+                409,
+                "Could not create file: Changes must be made through a pull request.",
+            ),
+            (
+                409,
+                "Could not create file: 2 of 2 required status checks are expected.",
+            ),
+            (422, "Protected branch update failed for refs/heads/main."),
+            (409, "Repository rule violations found"),
+        ] {
+            assert!(is_protection_refusal(refusal.0, refusal.1), "{refusal:?}");
+        }
+        for race in [
+            (409, "dace/index.html does not match 0123abc"),
+            (409, "refs/heads/main is at 1 but expected 2"),
+            (422, "Update is not a fast forward"),
+            (422, "Invalid request.\n\n\"sha\" wasn't supplied."),
+            (403, "Changes must be made through a pull request."),
+        ] {
+            assert!(!is_protection_refusal(race.0, race.1), "{race:?}");
         }
     }
 

@@ -35,9 +35,17 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// GitHub blocks files over 100 MiB.
 pub const MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
-/// Reports put the practical ceiling of one Contents API PUT near 35–40 MB (the body is 4/3 of
-/// the file); larger files get a warning before anything is written.
-pub const WARN_FILE_SIZE: u64 = 35 * 1024 * 1024;
+/// The largest request body GitHub reliably accepts for a Contents API PUT or a blob: bodies near
+/// 40 MB answer 500/502/504 after 10–12 s (DESIGN.md §3). The file travels base64-encoded (4/3
+/// of its size), so the largest file is about 30 MiB.
+pub const DEFAULT_MAX_BLOB_SIZE: u64 = 40 * 1024 * 1024;
+
+/// The largest file whose upload body (base64 plus a small JSON envelope) fits in `max_body`.
+pub fn largest_file_for_body(max_body: u64) -> u64 {
+    // Room for the JSON around the content (message, branch, sha: well under 1 KiB).
+    let room = max_body.saturating_sub(1024);
+    room / 4 * 3
+}
 
 /// Everything but RFC 3986's unreserved characters is encoded: filenames carry `!` (epochs) and
 /// `+` (local versions), which must reach GitHub as themselves, not as URL syntax.
@@ -59,6 +67,8 @@ pub struct GitHubConfig {
     pub token: Option<Secret>,
     /// Commit each change set as one commit through the Git Data API.
     pub atomic: bool,
+    /// The largest request body sent in one request ([`DEFAULT_MAX_BLOB_SIZE`]).
+    pub max_blob_size: u64,
 }
 
 /// A GitHub branch as an index target.
@@ -74,6 +84,7 @@ pub struct GitHubTarget<'r> {
     branch_seen: OnceLock<()>,
     /// One commit per change set (Git Data API) instead of one per file (Contents API).
     atomic: bool,
+    max_blob_size: u64,
     /// The snapshot reads come from, and the blob shas its listings showed.
     pinned: Mutex<Option<Pinned>>,
     seen_blobs: Mutex<HashSet<String>>,
@@ -171,6 +182,7 @@ impl<'r> GitHubTarget<'r> {
             host,
             branch_seen: OnceLock::new(),
             atomic: config.atomic,
+            max_blob_size: config.max_blob_size,
             pinned: Mutex::new(None),
             seen_blobs: Mutex::new(HashSet::new()),
         })
@@ -438,6 +450,7 @@ impl<'r> GitHubTarget<'r> {
             let body_len = body.len();
             let mut request = ApiRequest::new(Method::PUT, api_path.clone(), JSON);
             request.body = Some(Body::sized(body, body_len));
+            request.body_len = body_len;
             request.timeout = Some(upload_timeout(body_len));
             request.progress = Some((format!("uploading {path}"), body_len, progress));
             Ok(request)
@@ -454,7 +467,18 @@ impl<'r> GitHubTarget<'r> {
         let answer = match sent {
             Ok(Sent::Done(answer)) => answer,
             Ok(Sent::AlreadyApplied) => return Ok(ours),
-            Err(e) => return Err(self.write_error(path, e)),
+            Err(e) => {
+                let error = self.write_error(path, e);
+                // A write re-sent after a lost answer meets its own first copy ("sha wasn't
+                // supplied", "does not match"), possibly seen late through a lagging replica:
+                // our exact blob on the branch is a success, not a conflict.
+                if matches!(error, GitHubError::Conflict { .. })
+                    && self.live_sha(path).ok().flatten().as_deref() == Some(ours.as_str())
+                {
+                    return Ok(ours);
+                }
+                return Err(error);
+            }
         };
         let stored = serde_json::from_slice::<WriteAnswer>(&answer)
             .map_err(|e| GitHubError::InvalidResponse {
@@ -549,7 +573,21 @@ impl<'r> GitHubTarget<'r> {
                 detail: message,
             },
             Some(404) => match self.ensure_branch() {
-                Ok(()) => error,
+                Ok(()) => match error {
+                    GitHubError::NotFound {
+                        method,
+                        path,
+                        request_id,
+                        ..
+                    } => GitHubError::WriteNotFound {
+                        repo: self.repo.clone(),
+                        branch: self.branch.clone(),
+                        method,
+                        path,
+                        request_id,
+                    },
+                    other => other,
+                },
                 Err(branch_error) => branch_error,
             },
             _ => error,
@@ -566,9 +604,10 @@ impl Target for GitHubTarget<'_> {
     }
 
     fn size_limits(&self) -> Option<SizeLimits> {
+        let max = largest_file_for_body(self.max_blob_size).min(MAX_FILE_SIZE);
         Some(SizeLimits {
-            max: MAX_FILE_SIZE,
-            warn: WARN_FILE_SIZE,
+            max,
+            warn: max / 4 * 3,
         })
     }
 
@@ -770,6 +809,7 @@ mod tests {
             branch: "main".into(),
             token: None,
             atomic: false,
+            max_blob_size: DEFAULT_MAX_BLOB_SIZE,
         };
         let target =
             GitHubTarget::new(config(DEFAULT_API_URL, "GridTools/pypi"), &reporter).unwrap();
@@ -780,6 +820,25 @@ mod tests {
         assert!(GitHubTarget::new(config("https://u:p@x.example/", "o/r"), &reporter).is_err());
         assert!(GitHubTarget::new(config("ftp://x.example/", "o/r"), &reporter).is_err());
         assert!(GitHubTarget::new(config(DEFAULT_API_URL, "nope"), &reporter).is_err());
+    }
+
+    #[test]
+    fn the_largest_file_fits_its_base64_body_under_the_ceiling() {
+        for ceiling in [2048, DEFAULT_MAX_BLOB_SIZE, 1 << 31] {
+            let file = largest_file_for_body(ceiling);
+            assert!(
+                crate::github::upload::encoded_len(file) + 1024 <= ceiling,
+                "{ceiling}"
+            );
+            assert!(
+                crate::github::upload::encoded_len(file + 16) + 1024 > ceiling,
+                "{ceiling}"
+            );
+        }
+        // About 30 MiB under GitHub's 40 MiB.
+        let default = largest_file_for_body(DEFAULT_MAX_BLOB_SIZE);
+        assert!((29 << 20..31 << 20).contains(&default), "{default}");
+        assert_eq!(largest_file_for_body(0), 0);
     }
 
     #[test]

@@ -118,6 +118,55 @@ pub enum GitHubError {
         detail: String,
     },
 
+    #[error(
+        "the organization that owns {repo} enforces SAML single sign-on: open {url} and \
+         authorize the token for the organization, then run again{request_id}"
+    )]
+    SsoRequired {
+        repo: String,
+        url: String,
+        request_id: RequestId,
+    },
+
+    #[error(
+        "repository {repo} moved (GitHub answered {status}{}); pass its new name with --repo \
+         (or GT4PY_PUBLISH_REPO)",
+        if location.is_empty() { String::new() } else { format!(", Location: {location}") }
+    )]
+    Moved {
+        repo: String,
+        status: u16,
+        location: String,
+    },
+
+    #[error(
+        "GitHub answered 404 to {method} {path} although branch {branch} exists: the token can \
+         read {repo} but not write it. A classic token needs the `repo` (or `public_repo`) scope; \
+         a fine-grained token needs Contents: read and write on this repository; an Actions \
+         GITHUB_TOKEN cannot write to another repository — use a fine-grained token or a GitHub \
+         App token as a secret{request_id}"
+    )]
+    WriteNotFound {
+        repo: String,
+        branch: String,
+        method: String,
+        path: String,
+        request_id: RequestId,
+    },
+
+    #[error(
+        "`{path}` is {size} bytes: its upload body would be {body} bytes, above the {max} bytes \
+         GitHub accepts in one request (it cuts larger bodies off, see --max-blob-size); make \
+         the file smaller{hint}"
+    )]
+    BodyTooLarge {
+        path: String,
+        size: u64,
+        body: u64,
+        max: u64,
+        hint: &'static str,
+    },
+
     /// Branch protection or a ruleset refuses direct writes: not a race, so never retried.
     #[error(
         "branch {branch} of {repo} is protected: GitHub refused {method} {path} with \"{message}\"; \

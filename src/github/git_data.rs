@@ -182,20 +182,24 @@ impl GitHubTarget<'_> {
             let body_len = body.len();
             let mut request = ApiRequest::new(Method::POST, api_path.clone(), JSON);
             request.body = Some(Body::sized(body, body_len));
+            request.body_len = body_len;
             request.timeout = Some(super::contents::upload_timeout(body_len));
             request.progress = Some((format!("uploading {path}"), body_len, progress));
             Ok(request)
         };
         // Creating a blob is idempotent (its sha is its content): a lost answer is simply sent
         // again, but never a body past the ceiling more than once.
-        let sent = self.client.execute(
-            &mut build,
-            &mut |mut response| {
-                let mut bytes = Vec::new();
-                response.read_to_end(&mut bytes).map(|_| bytes)
-            },
-            None,
-        )?;
+        let sent = self
+            .client
+            .execute(
+                &mut build,
+                &mut |mut response| {
+                    let mut bytes = Vec::new();
+                    response.read_to_end(&mut bytes).map(|_| bytes)
+                },
+                None,
+            )
+            .map_err(|e| self.write_error(path, e))?;
         let Sent::Done(answer) = sent else {
             return Ok(());
         };
@@ -225,7 +229,8 @@ impl GitHubTarget<'_> {
                 response.read_to_end(&mut bytes).map(|_| bytes)
             },
             None,
-        )?;
+        );
+        let sent = sent.map_err(|e| self.write_error(path, e))?;
         match sent {
             Sent::Done(answer) => Ok(answer),
             Sent::AlreadyApplied => Err(GitHubError::InvalidResponse {

@@ -5,11 +5,13 @@
 //! - [`upload`]: the streamed base64 JSON body of a write.
 //! - [`contents`]: [`GitHubTarget`], the `Target` implementation.
 //! - [`error`]: [`GitHubError`], messages that say what to do.
+//! - [`inspect`]: read-only questions for `doctor` (permissions, rules, Pages, sizes).
 
 pub mod client;
 pub mod contents;
 pub mod error;
 pub mod git_data;
+pub mod inspect;
 pub mod token;
 pub mod upload;
 
