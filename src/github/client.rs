@@ -197,6 +197,12 @@ pub struct ApiRequest {
     pub timeout: Option<Duration>,
     /// Byte counts read from the body, for a progress bar labelled `.0` of `.1` bytes.
     pub progress: Option<(String, u64, Receiver<u64>)>,
+    /// An absolute URL sent to instead of the API root plus `path` (release uploads go to
+    /// another host; `Link` headers name whole URLs); `path` still names it in messages. The
+    /// caller checks that the token may go there.
+    pub url: Option<String>,
+    /// `Content-Type` of the body (release uploads need one).
+    pub content_type: Option<String>,
 }
 
 impl ApiRequest {
@@ -209,6 +215,8 @@ impl ApiRequest {
             body_len: 0,
             timeout: None,
             progress: None,
+            url: None,
+            content_type: None,
         }
     }
 
@@ -581,14 +589,22 @@ impl<'r> ApiClient<'r> {
             body,
             timeout,
             progress,
+            url,
+            content_type,
             ..
         } = request;
         let method_name = method.to_string();
-        let url = format!("{}{}", self.api_url, path);
+        let (url, host_url) = match url {
+            Some(url) => (url.clone(), url),
+            None => (format!("{}{}", self.api_url, path), self.api_url.clone()),
+        };
         let mut builder = self
             .http
             .request(method, &url)
             .header(header::ACCEPT, accept);
+        if let Some(content_type) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
         if let Some(body) = body {
             builder = builder.body(body);
         }
@@ -622,7 +638,7 @@ impl<'r> ApiClient<'r> {
             error: Box::new(GitHubError::Transport {
                 method: method_name.clone(),
                 path: path.clone(),
-                api_url: self.api_url.clone(),
+                api_url: host_url.clone(),
                 source,
             }),
             sent,
@@ -717,8 +733,7 @@ impl<'r> ApiClient<'r> {
             return GitHubError::ProtectedBranch {
                 repo: self.repo.clone(),
                 branch: self.branch_hint(&path),
-                method,
-                path,
+                request: format!("{method} {path}"),
                 message,
                 request_id,
             };

@@ -169,15 +169,15 @@ pub enum GitHubError {
 
     /// Branch protection or a ruleset refuses direct writes: not a race, so never retried.
     #[error(
-        "branch {branch} of {repo} is protected: GitHub refused {method} {path} with \"{message}\"; \
+        "branch {branch} of {repo} is protected: GitHub refused {request} with \"{message}\"; \
          let the token's user or app bypass the rule (branch protection or ruleset settings), or \
          publish to an unprotected branch that GitHub Pages serves{request_id}"
     )]
     ProtectedBranch {
         repo: String,
         branch: String,
-        method: String,
-        path: String,
+        /// `METHOD PATH`.
+        request: String,
         message: String,
         request_id: RequestId,
     },
@@ -203,6 +203,32 @@ pub enum GitHubError {
     ShaMismatch {
         path: String,
         expected: String,
+        stored: String,
+    },
+
+    /// A release asset of this name exists with other bytes: never replaced, since pip caches
+    /// and lock files pin the old hash.
+    #[error(
+        "the asset {name} in release {tag} already holds other content (sha256 {found}); \
+         published files never change — bump the version"
+    )]
+    AssetConflict {
+        name: String,
+        tag: String,
+        /// The stored asset's sha256, or why it is not known.
+        found: String,
+    },
+
+    /// GitHub stored the upload under another name (it rewrites unusual characters); the
+    /// renamed asset has been deleted again.
+    #[error(
+        "GitHub renamed the asset {name} of release {tag} to {stored}: pip takes a \
+         distribution's filename from its URL, so the file cannot be linked under the renamed \
+         name (the renamed asset was deleted); rename the file or keep it in the repository"
+    )]
+    AssetRenamed {
+        name: String,
+        tag: String,
         stored: String,
     },
 }
