@@ -611,3 +611,25 @@ fn writes_need_a_token() {
     let err = target.asset_release("other", true).unwrap_err();
     assert!(matches!(err, GitHubError::NoToken { .. }), "{err}");
 }
+
+#[test]
+fn enterprise_server_uploads_go_below_api_uploads() {
+    let emu = Emulator::start(github_emulator::Config {
+        api_prefix: "/api/v3".into(),
+        ..github_emulator::Config::default()
+    });
+    let reporter = RecordingReporter::default();
+    let target = connect(&emu, &reporter);
+    let rel = release(&target);
+    assert!(rel.upload_url.contains("/api/uploads/repos/"), "{rel:?}");
+    let asset = target
+        .upload_asset(
+            &rel,
+            WHEEL,
+            AssetSource::Bytes(b"x"),
+            &sha256_hex(b"x"),
+            ZIP,
+        )
+        .unwrap();
+    assert_eq!(target.list_assets(&rel).unwrap(), vec![asset]);
+}
