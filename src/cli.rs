@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::assets::StorePolicy;
+
 /// Publish Python wheels and sdists to a static PEP 503 package index kept in a GitHub repository
 /// (served by GitHub Pages) or in a local directory.
 ///
@@ -51,6 +53,10 @@ pub enum Command {
     /// Check that every listed file exists with its hash and every file is listed; exits
     /// non-zero on problems.
     Verify(VerifyArgs),
+    /// Check a target before the first publish: token and write access, branch rules, GitHub
+    /// Pages source, .nojekyll, pages, site size; names each problem with its fix and exits
+    /// non-zero on problems.
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -65,6 +71,12 @@ pub struct RegenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -117,6 +129,15 @@ pub struct PublishArgs {
     /// Validate and show the planned changes; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Where distributions go on GitHub: `auto` keeps them in the repository unless one is
+    /// above --max-blob-size, which then becomes a release asset; `repo` or `release` for all.
+    #[arg(long, value_enum, default_value_t = StorePolicy::Auto, env = "GT4PY_PUBLISH_STORE")]
+    pub store: StorePolicy,
+
+    /// Publish even when the GitHub Pages site would pass Pages' 1 GB limit.
+    #[arg(long)]
+    pub allow_over_budget: bool,
 
     /// After publishing, poll the served index at URL (e.g. https://gridtools.github.io/pypi/)
     /// until every project page lists the new files with their hashes.
@@ -214,6 +235,16 @@ pub struct TargetArgs {
         value_parser = parse_write_interval
     )]
     pub min_write_interval: Duration,
+
+    /// The release (by tag) whose assets hold distributions stored outside the repository;
+    /// created when missing.
+    #[arg(
+        long,
+        value_name = "TAG",
+        env = "GT4PY_PUBLISH_ASSET_RELEASE",
+        default_value = "gt4py-publish-files"
+    )]
+    pub asset_release: String,
 }
 
 /// A number of seconds within `min..=max`: NaN, infinities, negative and absurd values are
@@ -256,6 +287,7 @@ const SUBCOMMANDS: &[&str] = &[
     "list",
     "regenerate",
     "verify",
+    "doctor",
     "help",
 ];
 

@@ -82,6 +82,17 @@ pub enum PublishError {
         source: TargetError,
     },
     #[error(
+        "{location} has no release to store large files in; store them in the repository \
+         (--store repo, within --max-blob-size) or publish to a GitHub repository"
+    )]
+    NoAssetStore { location: String },
+    #[error(
+        "publishing would make the GitHub Pages site of {location} {total_mb:.0} MB, above \
+         Pages' 1 GB limit; store large files as release assets (--store release), remove old \
+         files, or pass --allow-over-budget"
+    )]
+    OverBudget { location: String, total_mb: f64 },
+    #[error(
         "internal error: {what}; nothing more was written. Please report this at \
          https://github.com/GridTools/gt4py-publish/issues"
     )]

@@ -7,10 +7,13 @@
 //! so nothing below `main` prints.
 
 pub mod actions;
+pub mod assets;
 pub mod backoff;
+pub mod budget;
 pub mod change;
 pub mod cli;
 pub mod dist;
+pub mod doctor;
 pub mod engine;
 pub mod filename;
 pub mod github;

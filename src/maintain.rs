@@ -149,8 +149,12 @@ pub fn remove(
     require_index(target)?;
     let _lock = lock(target)?;
     let wanted = [filename.to_string(), format!("{filename}.metadata")];
+    let mut asset_url = None;
     let converged = engine::converge(target, reporter, false, |attempt| {
         let state = read(target, &project, &wanted, reporter)?;
+        if let Some(url) = state.page.get(filename).and_then(|e| e.url.clone()) {
+            asset_url = Some(url);
+        }
         let mut remaining = state.page.clone();
         remaining.remove(filename);
         // The root page is read only when the project may leave it.
@@ -170,7 +174,31 @@ pub fn remove(
             MaintenancePlan::Changes(changes) => Ok(Planned { changes, value: () }),
         }
     })?;
-    Ok(converged.done)
+    let mut done = converged.done;
+    // A release asset goes after the page stopped linking it (with its `.metadata` asset).
+    if asset_url.is_some()
+        && let Some(store) = target.assets()
+    {
+        let listed = store
+            .list_assets()
+            .map_err(|source| PublishError::read(target, source))?;
+        for name in [filename.to_string(), format!("{filename}.metadata")] {
+            if let Some(asset) = listed.iter().find(|a| a.name == name) {
+                store
+                    .delete_asset(asset)
+                    .map_err(|source| PublishError::Write {
+                        location: store.asset_location(),
+                        path: name.clone(),
+                        source,
+                    })?;
+                done.push((
+                    format!("release asset {name}"),
+                    format!("Delete {name} from {}", store.asset_location()),
+                ));
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// Fails when there is no index at all (a mistyped `--index-dir`, an empty repository), so a

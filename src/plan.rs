@@ -10,6 +10,7 @@ use crate::hashing::{git_blob_sha, sha256_hex};
 use crate::index::FileEntry;
 use crate::name::ProjectName;
 use crate::state::{NOJEKYLL, PAGE, ProjectState, RootState, project_path};
+use crate::target::StoredAsset;
 
 /// What a run decided for one distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +60,9 @@ pub enum PlanError {
 pub struct IndexState {
     pub root: RootState,
     pub projects: BTreeMap<ProjectName, ProjectState>,
+    /// Distributions of this run already stored as release assets (with their `.metadata`),
+    /// by filename: their entries link the asset instead of a file beside the page.
+    pub assets: BTreeMap<String, StoredAsset>,
 }
 
 /// Plans the publication of `dists` (already validated; each filename once).
@@ -117,8 +121,10 @@ pub fn plan_publish(
             }
 
             let mut wrote = false;
-            // The file itself: missing, or (page says ours, bytes say otherwise) damaged.
-            if stored_sha != Some(&dist.digests.blob_sha) {
+            let asset = state.assets.get(filename);
+            // The file itself: missing, or (page says ours, bytes say otherwise) damaged. An
+            // asset-backed file is already stored (assets are uploaded before planning).
+            if asset.is_none() && stored_sha != Some(&dist.digests.blob_sha) {
                 let verb = if stored_sha.is_some() {
                     "Repair"
                 } else {
@@ -137,7 +143,10 @@ pub fn plan_publish(
                 wrote = true;
             }
             let mut metadata_sha256 = None;
-            if let Some(metadata) = &dist.metadata_bytes {
+            if let (Some(metadata), Some(_)) = (&dist.metadata_bytes, asset) {
+                // Its `.metadata` is an asset beside it, so `href + ".metadata"` resolves.
+                metadata_sha256 = Some(sha256_hex(metadata));
+            } else if let Some(metadata) = &dist.metadata_bytes {
                 let name = format!("{filename}.metadata");
                 let blob = git_blob_sha(metadata);
                 let expected = match project_state.sha_of(&name) {
@@ -163,6 +172,7 @@ pub fn plan_publish(
                 metadata_sha256,
                 // A re-publish must not undo a yank.
                 yanked: on_page.and_then(|e| e.yanked),
+                url: asset.map(|a| a.url.clone()),
             };
             if page.get(filename) != Some(&entry) {
                 page.upsert(entry);
@@ -325,6 +335,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            assets: BTreeMap::new(),
         }
     }
 

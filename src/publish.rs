@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::assets::{self, StorePolicy};
+use crate::budget::{self, Budget};
 use crate::change::ChangeSet;
 use crate::dist::DistFile;
 use crate::engine::{self, Planned};
@@ -19,6 +21,10 @@ pub use crate::engine::PublishError;
 pub struct PublishOptions {
     pub skip_existing: bool,
     pub dry_run: bool,
+    /// Repository or release assets (see `assets`).
+    pub store: StorePolicy,
+    /// Publish even when the Pages site would pass 1 GB.
+    pub allow_over_budget: bool,
 }
 
 /// What a run did.
@@ -59,14 +65,43 @@ pub fn publish(
             names.push(format!("{}.metadata", dist.filename.as_str()));
         }
     }
-    if let Some(limits) = target.size_limits() {
-        check_sizes(dists, limits, &location, reporter)?;
+    let limits = target.size_limits();
+    let routed = if target.assets().is_some() {
+        assets::route(dists, options.store, limits)
+    } else {
+        Vec::new()
+    };
+    if let Some(limits) = limits {
+        let in_repo: Vec<DistFile> = dists
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !routed.contains(i))
+            .map(|(_, d)| d.clone())
+            .collect();
+        check_sizes(&in_repo, limits, &location, reporter)?;
     }
+    // Assets first: a page is committed only once the files it links exist.
+    let settled = assets::settle(
+        target,
+        dists,
+        &routed,
+        options.skip_existing,
+        options.dry_run,
+        reporter,
+    )?;
+    let dists: Vec<DistFile> = dists
+        .iter()
+        .filter(|d| !settled.skipped.iter().any(|s| s == d.filename.as_str()))
+        .cloned()
+        .collect();
+    let dists = &dists[..];
     let converged = engine::converge(target, reporter, options.dry_run, |_| {
-        let state = read_state(target, &wanted, reporter).map_err(|source| PublishError::Read {
-            location: location.clone(),
-            source,
-        })?;
+        let mut state =
+            read_state(target, &wanted, reporter).map_err(|source| PublishError::Read {
+                location: location.clone(),
+                source,
+            })?;
+        state.assets = settled.assets.clone();
         let plan = plan::plan_publish(
             dists,
             &state,
@@ -78,15 +113,27 @@ pub fn publish(
             location: location.clone(),
             source,
         })?;
+        check_budget(target, &plan.changes, options, reporter)?;
         Ok(Planned {
             changes: plan.changes,
             value: plan.results,
         })
     })?;
+    let mut results = converged.value;
+    for skipped in &settled.skipped {
+        if let Some(dist) = dists_all_find(skipped, &wanted) {
+            results.push(dist);
+        }
+    }
     let report = PublishReport {
-        results: converged.value,
+        results,
         writes: if options.dry_run {
-            converged.changes.listing()
+            settled
+                .planned
+                .iter()
+                .cloned()
+                .chain(converged.changes.listing())
+                .collect()
         } else {
             converged.done
         },
@@ -102,6 +149,73 @@ pub fn publish(
         }
     }
     Ok(report)
+}
+
+/// The result line of a distribution skipped because its release asset holds other content.
+fn dists_all_find(
+    filename: &str,
+    wanted: &BTreeMap<ProjectName, Vec<String>>,
+) -> Option<FileResult> {
+    let parsed = crate::filename::DistFilename::parse(filename).ok()?;
+    wanted.get(parsed.project())?;
+    Some(FileResult {
+        filename: filename.to_string(),
+        project: parsed.project().clone(),
+        version: parsed.version().to_string(),
+        outcome: plan::Outcome::Skipped {
+            reason: "its release asset holds other content".to_string(),
+        },
+    })
+}
+
+/// Warns when the Pages site nears 1 GB with what this plan adds to the repository, and refuses
+/// above it unless allowed. Release assets do not count (they are not part of the site); a
+/// plan that adds nothing costs no request.
+fn check_budget(
+    target: &dyn Target,
+    changes: &ChangeSet,
+    options: PublishOptions,
+    reporter: &dyn Reporter,
+) -> Result<(), PublishError> {
+    let adding: u64 = changes
+        .changes
+        .iter()
+        .filter(|c| matches!(c.content, crate::change::Content::File(_)))
+        .map(|c| c.content.len())
+        .sum();
+    if adding == 0 {
+        return Ok(());
+    }
+    let Some(current) = target
+        .site_size()
+        .map_err(|source| PublishError::read(target, source))?
+    else {
+        return Ok(());
+    };
+    let location = target.location();
+    match budget::check(current, adding) {
+        Budget::Fine => Ok(()),
+        Budget::Warn(share) => {
+            reporter.event(Event::Warning(&format!(
+                "the GitHub Pages site of {location} will be {:.0} % of Pages' 1 GB limit ({:.0} \
+                 MB); consider --store release for large files",
+                share * 100.0,
+                (current + adding) as f64 / 1e6
+            )));
+            Ok(())
+        }
+        Budget::Over(_) if options.allow_over_budget => {
+            reporter.event(Event::Warning(&format!(
+                "the GitHub Pages site of {location} will pass Pages' 1 GB limit \
+                 (--allow-over-budget); GitHub may stop publishing it"
+            )));
+            Ok(())
+        }
+        Budget::Over(_) => Err(PublishError::OverBudget {
+            location,
+            total_mb: current.saturating_add(adding) as f64 / 1e6,
+        }),
+    }
 }
 
 /// Refuses, before anything is written, a file the store cannot take, and warns about one that
@@ -148,5 +262,9 @@ fn read_state(
             state::read_project(target, project, names, reporter)?,
         );
     }
-    Ok(IndexState { root, projects })
+    Ok(IndexState {
+        root,
+        projects,
+        assets: BTreeMap::new(),
+    })
 }

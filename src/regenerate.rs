@@ -145,6 +145,13 @@ pub fn plan_regenerate(root: &RootState, projects: &[ProjectFacts]) -> Regenerat
             page.upsert(file_entry);
         }
         for entry in current.page.entries() {
+            // Release assets are not in the folder: their entries are kept as they are.
+            if entry.url.is_some() {
+                if page.get(&entry.filename).is_none() {
+                    page.upsert(entry.clone());
+                }
+                continue;
+            }
             if page.get(&entry.filename).is_none() && !current.has_file(&entry.filename) {
                 plan.warnings.push(format!(
                     "{}: listed on the old page but not in the folder; dropped",

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::cli::{
-    CheckArgs, Cli, Command, FileArgs, ListArgs, PublishArgs, RegenerateArgs, TargetArgs,
-    VerifyArgs, YankArgs,
+    CheckArgs, Cli, Command, DoctorArgs, FileArgs, ListArgs, PublishArgs, RegenerateArgs,
+    TargetArgs, VerifyArgs, YankArgs,
 };
 use crate::dist::{self, DistError, DistFile};
 use crate::github::{self, GitHubConfig, GitHubTarget, RetryPolicy};
@@ -21,7 +21,7 @@ use crate::report::{Event, Reporter};
 use crate::state;
 use crate::target::local::LocalDir;
 use crate::target::{CommitMode, Target};
-use crate::{actions, regenerate, verify, wait_live};
+use crate::{actions, doctor, regenerate, verify, wait_live};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -62,6 +62,10 @@ pub enum RunError {
         "the index at {location} has {count} problem(s); fix them, or rebuild the pages with `gt4py-publish regenerate`"
     )]
     VerifyFailed { location: String, count: usize },
+    #[error(
+        "doctor found {count} problem(s) at {location}: publishing would fail or the index would not be served; fix each `problem` line as it says, then run `gt4py-publish doctor` again"
+    )]
+    DoctorFailed { location: String, count: usize },
     #[error(transparent)]
     WaitLive(#[from] wait_live::WaitError),
     #[error("could not write the summary")]
@@ -83,7 +87,10 @@ pub fn run(cli: Cli, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(),
     let quiet = cli.output.quiet;
     let verbose = cli.output.verbose;
     let mut sink = std::io::sink();
-    let answer_only = matches!(cli.command, Command::List(_) | Command::Verify(_));
+    let answer_only = matches!(
+        cli.command,
+        Command::List(_) | Command::Verify(_) | Command::Doctor(_)
+    );
     let summary: &mut dyn Write = if quiet && !answer_only {
         &mut sink
     } else {
@@ -98,6 +105,40 @@ pub fn run(cli: Cli, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(),
         Command::List(args) => list(args, reporter, summary),
         Command::Regenerate(args) => regenerate(args, verbose, reporter, summary),
         Command::Verify(args) => verify(args, quiet, reporter, summary),
+        Command::Doctor(args) => doctor(args, quiet, reporter, summary),
+    }
+}
+
+/// `doctor`: checks the target (no token required, nothing written), prints one line per
+/// finding and fails when any finding is a problem.
+fn doctor(
+    args: DoctorArgs,
+    quiet: bool,
+    reporter: &dyn Reporter,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
+    let limits = doctor::Limits {
+        body_ceiling: args.target.max_blob_size,
+        ..doctor::Limits::default()
+    };
+    let facts = match &args.target.index_dir {
+        Some(dir) => doctor::gather_local(dir, limits, reporter),
+        None => {
+            // Found again only to say where it came from; the target holds its own copy.
+            let token = github::token::discover(args.target.token_file.as_deref())?
+                .map(|t| doctor::token_facts(t.source(), actions::in_actions()));
+            let target = open_github(&args.target, false, "checking", reporter)?;
+            doctor::gather_github(&target, token, limits, reporter)
+        }
+    };
+    let findings = doctor::diagnose(&facts);
+    doctor::write_findings(out, &facts.location, &findings, quiet).map_err(RunError::Output)?;
+    match doctor::count(&findings, doctor::Severity::Problem) {
+        0 => Ok(()),
+        count => Err(RunError::DoctorFailed {
+            location: facts.location,
+            count,
+        }),
     }
 }
 
@@ -130,6 +171,8 @@ fn publish_files(
     let options = PublishOptions {
         skip_existing: args.skip_existing,
         dry_run: args.dry_run,
+        store: args.store,
+        allow_over_budget: args.allow_over_budget,
     };
     let report = publish::publish(target.as_ref(), &dists, options, reporter)?;
     let index_url = match &args.wait_live {
@@ -298,6 +341,16 @@ fn open_target<'r>(
     if let Some(dir) = &args.index_dir {
         return Ok(Box::new(LocalDir::new(dir.clone())));
     }
+    Ok(Box::new(open_github(args, writes, what, reporter)?))
+}
+
+/// The GitHub repository of `args` (whatever `--index-dir` says).
+fn open_github<'r>(
+    args: &TargetArgs,
+    writes: bool,
+    what: &'static str,
+    reporter: &'r dyn Reporter,
+) -> Result<GitHubTarget<'r>, RunError> {
     let token = github::token::discover(args.token_file.as_deref())?;
     if writes && token.is_none() {
         return Err(RunError::NoToken {
@@ -335,8 +388,9 @@ fn open_target<'r>(
         .with_retry_policy(RetryPolicy {
             min_write_interval: args.min_write_interval,
             ..RetryPolicy::default()
-        });
-    Ok(Box::new(target))
+        })
+        .with_asset_release(&args.asset_release);
+    Ok(target)
 }
 
 fn yank(args: YankArgs, reporter: &dyn Reporter, out: &mut dyn Write) -> Result<(), RunError> {

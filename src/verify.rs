@@ -107,6 +107,8 @@ pub fn verify(target: &dyn Target, reporter: &dyn Reporter) -> Result<VerifyRepo
             projects.insert(name);
         }
     }
+    // Listed once, when the first asset-backed entry needs it.
+    let mut assets: Option<Vec<crate::target::StoredAsset>> = None;
     for project in &projects {
         let project_state =
             state::read_project(target, project, &[], reporter).map_err(read_error)?;
@@ -131,6 +133,14 @@ pub fn verify(target: &dyn Target, reporter: &dyn Reporter) -> Result<VerifyRepo
         }
         for entry in project_state.page.entries() {
             let path = project_path(project, &entry.filename);
+            if entry.url.is_some() {
+                let assets = match &assets {
+                    Some(listed) => listed,
+                    None => assets.insert(list_assets(target)?),
+                };
+                check_asset_entry(entry, &path, assets, &mut report);
+                continue;
+            }
             reporter.event(Event::Step(&format!("checking {path}")));
             let Some(actual) =
                 sha256_of(target, &path, reporter).map_err(|source| PublishError::Read {
@@ -220,4 +230,70 @@ pub fn sha256_of(
         source,
     })?;
     Ok(Some(hex(&digest)))
+}
+
+fn list_assets(target: &dyn Target) -> Result<Vec<crate::target::StoredAsset>, PublishError> {
+    match target.assets() {
+        Some(store) => store
+            .list_assets()
+            .map_err(|source| PublishError::read(target, source)),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// An entry whose file is a release asset: the asset and its `.metadata` asset must be there
+/// with the page's hashes. GitHub reports each asset's sha256, so nothing is downloaded.
+fn check_asset_entry(
+    entry: &crate::index::FileEntry,
+    path: &str,
+    assets: &[crate::target::StoredAsset],
+    report: &mut VerifyReport,
+) {
+    let find = |name: &str| assets.iter().find(|a| a.name == name);
+    let Some(asset) = find(&entry.filename) else {
+        report.problems.push(Problem {
+            path: path.to_string(),
+            kind: ProblemKind::MissingFile,
+        });
+        return;
+    };
+    report.files_checked += 1;
+    match (&entry.sha256, &asset.sha256) {
+        (None, _) => report.problems.push(Problem {
+            path: path.to_string(),
+            kind: ProblemKind::NoHash,
+        }),
+        (Some(listed), Some(actual)) if !listed.eq_ignore_ascii_case(actual) => {
+            report.problems.push(Problem {
+                path: path.to_string(),
+                kind: ProblemKind::HashMismatch {
+                    listed: listed.clone(),
+                    actual: actual.clone(),
+                },
+            })
+        }
+        _ => {}
+    }
+    if let Some(listed) = &entry.metadata_sha256 {
+        let metadata_path = format!("{path}.metadata");
+        match find(&format!("{}.metadata", entry.filename)) {
+            None => report.problems.push(Problem {
+                path: metadata_path,
+                kind: ProblemKind::MissingMetadata,
+            }),
+            Some(metadata) => {
+                if let Some(actual) = &metadata.sha256
+                    && !listed.eq_ignore_ascii_case(actual)
+                {
+                    report.problems.push(Problem {
+                        path: metadata_path,
+                        kind: ProblemKind::MetadataHashMismatch {
+                            listed: listed.clone(),
+                            actual: actual.clone(),
+                        },
+                    });
+                }
+            }
+        }
+    }
 }

@@ -73,6 +73,7 @@ fn a_run_of_four_files_is_one_commit_and_installs() {
         0,
         "no Contents API writes in atomic mode"
     );
+    assert_eq!(git_data_commits(&emu), 1);
     let files = emu.files();
     assert_valid(&files);
     assert_holds(&files, &all);

@@ -801,7 +801,9 @@ fn a_publish_into_a_large_project_is_cheap_and_complete() {
         requests.len(),
         listing.join("\n  ")
     );
-    assert!(requests.len() <= 8, "{listing:#?}");
+    // The snapshot's ref, root tree and page, project tree and page, one recursive tree for the
+    // Pages site budget, and the three writes: independent of the project's size.
+    assert!(requests.len() <= 9, "{listing:#?}");
     for r in &requests {
         let served = r.content_served.as_deref().unwrap_or_default();
         assert!(

@@ -27,8 +27,14 @@ fn a_file_over_the_body_ceiling_is_refused_before_any_write() {
     let emu = Emulator::start(config());
     let small = wheel(&dir, "ceiling-proj", "1.0");
     let before = emu.commits().len();
-    // A ceiling below this wheel's base64 body: refused, named, nothing written.
-    let run = publish(&emu, &["--max-blob-size", "2048"], &[small.path()]).failed();
+    // A ceiling below this wheel's base64 body, kept in the repository: refused, named,
+    // nothing written (without --store repo it would become a release asset).
+    let run = publish(
+        &emu,
+        &["--store", "repo", "--max-blob-size", "2048"],
+        &[small.path()],
+    )
+    .failed();
     assert!(run.stderr.contains(&small.filename), "{run}");
     assert!(run.stderr.contains("--max-blob-size"), "{run}");
     assert_eq!(emu.commits().len(), before);
@@ -56,7 +62,7 @@ fn the_default_ceiling_refuses_a_31_mib_wheel_that_github_would_time_out() {
         "big-proj",
         "1.0",
     );
-    let run = publish(&emu, &[], &[big.path()]).failed();
+    let run = publish(&emu, &["--store", "repo"], &[big.path()]).failed();
     assert!(run.stderr.contains(&big.filename), "{run}");
     assert!(run.stderr.contains("accepts"), "{run}");
     assert!(

@@ -230,6 +230,7 @@ fn project_page(rng: &mut fastrand::Rng) -> ProjectPage {
             requires_python: (rng.u8(..3) == 0).then(|| text(rng)),
             metadata_sha256: rng.bool().then(|| hex(rng)),
             yanked: (rng.u8(..3) == 0).then(|| text(rng)),
+            url: None,
         });
     }
     page

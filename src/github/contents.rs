@@ -40,6 +40,9 @@ pub const MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
 /// of its size), so the largest file is about 30 MiB.
 pub const DEFAULT_MAX_BLOB_SIZE: u64 = 40 * 1024 * 1024;
 
+/// The release whose assets hold files stored outside the repository.
+pub const DEFAULT_ASSET_RELEASE: &str = "gt4py-publish-files";
+
 /// The largest file whose upload body (base64 plus a small JSON envelope) fits in `max_body`.
 pub fn largest_file_for_body(max_body: u64) -> u64 {
     // Room for the JSON around the content (message, branch, sha: well under 1 KiB).
@@ -85,6 +88,10 @@ pub struct GitHubTarget<'r> {
     /// One commit per change set (Git Data API) instead of one per file (Contents API).
     atomic: bool,
     max_blob_size: u64,
+    /// The tag of the release whose assets hold large files.
+    pub(super) asset_release: String,
+    /// That release, once found or created, and its assets as last listed.
+    pub(super) release_cache: Mutex<Option<super::releases::Release>>,
     /// The snapshot reads come from, and the blob shas its listings showed.
     pinned: Mutex<Option<Pinned>>,
     seen_blobs: Mutex<HashSet<String>>,
@@ -183,6 +190,8 @@ impl<'r> GitHubTarget<'r> {
             branch_seen: OnceLock::new(),
             atomic: config.atomic,
             max_blob_size: config.max_blob_size,
+            asset_release: DEFAULT_ASSET_RELEASE.to_string(),
+            release_cache: Mutex::new(None),
             pinned: Mutex::new(None),
             seen_blobs: Mutex::new(HashSet::new()),
         })
@@ -209,6 +218,12 @@ impl<'r> GitHubTarget<'r> {
             Some(pinned) => pinned.commit,
             None => self.branch.clone(),
         }
+    }
+
+    /// Stores large files as assets of the release tagged `tag` (created when missing).
+    pub fn with_asset_release(mut self, tag: &str) -> Self {
+        self.asset_release = tag.to_string();
+        self
     }
 
     /// Replaces the retry policy (tests use short waits).
@@ -631,6 +646,14 @@ impl Target for GitHubTarget<'_> {
         Ok(Snapshot {
             commit: Some(commit),
         })
+    }
+
+    fn assets(&self) -> Option<&dyn crate::target::AssetStore> {
+        Some(self)
+    }
+
+    fn site_size(&self) -> Result<Option<u64>, TargetError> {
+        Ok(Some(self.tree_size()?))
     }
 
     fn commit_mode(&self) -> CommitMode {

@@ -26,6 +26,10 @@ pub struct FileEntry {
     pub metadata_sha256: Option<String>,
     /// PEP 592: `Some("")` is yanked without a reason.
     pub yanked: Option<String>,
+    /// Where the file is, when it is not stored next to the page: the absolute download URL
+    /// of a release asset (`…/releases/download/TAG/FILENAME`), whose last segment is the
+    /// filename (pip takes the filename from the URL). `None`: `FILENAME` beside the page.
+    pub url: Option<String>,
 }
 
 impl FileEntry {
@@ -37,8 +41,40 @@ impl FileEntry {
             requires_python: None,
             metadata_sha256: None,
             yanked: None,
+            url: None,
         }
     }
+}
+
+/// Whether `url` can be an entry's absolute link for `filename`: an http(s) release download
+/// URL whose last segment is the (percent-encoded) filename, with no query, fragment,
+/// credentials or characters a page cannot carry as they are.
+#[cfg_attr(not(test), expect(dead_code, reason = "the tests' oracle"))]
+pub fn is_release_url(url: &str, filename: &str) -> bool {
+    release_url_filename(url).is_some_and(|name| name == filename)
+}
+
+/// The filename a release download URL ends in (percent-decoded), if `url` is one.
+pub fn release_url_filename(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    if host.is_empty()
+        || host.contains('@')
+        || url.contains(['?', '#', '"', '<', '>', '\\', ' '])
+        || url.chars().any(char::is_control)
+    {
+        return None;
+    }
+    let (folder, last) = path.rsplit_once('/')?;
+    if !folder.contains("releases/download/") {
+        return None;
+    }
+    percent_decode_str(last)
+        .decode_utf8()
+        .ok()
+        .map(|name| name.into_owned())
 }
 
 /// Whether `name` can be a file stored next to a project page: not empty, not `.` or `..`, no
@@ -137,7 +173,10 @@ impl ProjectPage {
         html::push_page_head(&mut out, &format!("Links for {}", self.project));
         for entry in self.entries() {
             out.push_str("    <a href=\"");
-            html::push_escaped(&mut out, &html::encode_href_path(&entry.filename));
+            match &entry.url {
+                Some(url) => html::push_escaped(&mut out, url),
+                None => html::push_escaped(&mut out, &html::encode_href_path(&entry.filename)),
+            }
             if let Some(sha256) = &entry.sha256 {
                 out.push_str("#sha256=");
                 html::push_escaped(&mut out, sha256);
@@ -244,9 +283,23 @@ fn adopt(anchor: &Anchor) -> Result<(FileEntry, Vec<String>), String> {
         None => (href, None),
     };
     if html::is_absolute(path) {
+        // A release asset: the URL's last segment is the file.
+        if let Some(filename) = release_url_filename(path).filter(|f| is_plain_filename(f)) {
+            let text = anchor.text.as_str();
+            if text != filename && text.trim() != filename {
+                notes.push(format!(
+                    "its text {} is not the file's name; the page will show the name",
+                    shown(text.trim())
+                ));
+            }
+            let mut entry = FileEntry::new(filename, None);
+            entry.url = Some(path.to_string());
+            return finish_entry(anchor, entry, fragment, notes);
+        }
         return Err(
-            "it points away from this project's folder (an absolute URL or path); only files \
-             stored next to the page can be listed"
+            "it points away from this project's folder (an absolute URL or path other than a \
+             release download link); only files stored next to the page or as release assets \
+             can be listed"
                 .to_string(),
         );
     }
@@ -266,6 +319,23 @@ fn adopt(anchor: &Anchor) -> Result<(FileEntry, Vec<String>), String> {
         ));
     }
 
+    let text = anchor.text.as_str();
+    if text != filename && text.trim() != filename {
+        notes.push(format!(
+            "its text {} is not the file's name; the page will show the name",
+            shown(text.trim())
+        ));
+    }
+    finish_entry(anchor, FileEntry::new(filename, None), fragment, notes)
+}
+
+/// The hash, metadata, Requires-Python and yank attributes of a link, onto `entry`.
+fn finish_entry(
+    anchor: &Anchor,
+    mut entry: FileEntry,
+    fragment: Option<&str>,
+    mut notes: Vec<String>,
+) -> Result<(FileEntry, Vec<String>), String> {
     let mut sha256 = None;
     if let Some(fragment) = fragment.filter(|f| !f.is_empty()) {
         match fragment.split_once('=') {
@@ -300,21 +370,10 @@ fn adopt(anchor: &Anchor) -> Result<(FileEntry, Vec<String>), String> {
         (core, dist_info) => core.or(dist_info),
     };
 
-    let text = anchor.text.as_str();
-    if text != filename && text.trim() != filename {
-        notes.push(format!(
-            "its text {} is not the file's name; the page will show the name",
-            shown(text.trim())
-        ));
-    }
-
-    let entry = FileEntry {
-        filename,
-        sha256,
-        requires_python: anchor.attr("data-requires-python").map(str::to_string),
-        metadata_sha256,
-        yanked: anchor.attr("data-yanked").map(str::to_string),
-    };
+    entry.sha256 = sha256;
+    entry.requires_python = anchor.attr("data-requires-python").map(str::to_string);
+    entry.metadata_sha256 = metadata_sha256;
+    entry.yanked = anchor.attr("data-yanked").map(str::to_string);
     Ok((entry, notes))
 }
 
@@ -482,6 +541,7 @@ mod tests {
             requires_python: Some(">=3.9".to_string()),
             metadata_sha256: Some(HEX_B.to_string()),
             yanked: None,
+            url: None,
         });
         page.upsert(FileEntry {
             filename: "dace-1.0+local.1.tar.gz".to_string(),
@@ -489,6 +549,7 @@ mod tests {
             requires_python: Some("<4,!=3.10.*".to_string()),
             metadata_sha256: None,
             yanked: Some(r#"broken "import" & <worse>, don't"#.to_string()),
+            url: None,
         });
         let expected = format!(
             "<!DOCTYPE html>\n\
@@ -946,13 +1007,90 @@ mod tests {
             }
         };
         let len = rng.usize(0..30);
+        // Some entries are release assets; their URL ends in the encoded filename.
+        let url = (rng.u8(..4) == 0 && is_plain_filename(&filename)).then(|| {
+            format!(
+                "https://github.com/GridTools/pypi/releases/download/gt4py-publish-files/{}",
+                html::encode_href_path(&filename)
+            )
+        });
         FileEntry {
+            url: url.filter(|u| is_release_url(u, &filename)),
             filename,
             sha256: rng.bool().then(|| hex(rng)),
             requires_python: rng.bool().then(|| text(rng, TEXT, len)),
             metadata_sha256: rng.bool().then(|| hex(rng)),
             yanked: rng.bool().then(|| text(rng, TEXT, len)),
         }
+    }
+
+    #[test]
+    fn release_assets_are_linked_by_their_download_url() {
+        let name = "ghex-0.5-cp312-cp312-manylinux_2_28_x86_64.whl";
+        let url = format!("https://github.com/GridTools/pypi/releases/download/files/{name}");
+        assert!(is_release_url(&url, name));
+        let mut entry = FileEntry::new(name, Some(HEX_A.to_string()));
+        entry.url = Some(url.clone());
+        entry.metadata_sha256 = Some(HEX_B.to_string());
+        let mut page = ProjectPage::new(ProjectName::new("ghex").unwrap());
+        page.upsert(entry.clone());
+        let html = page.render();
+        assert!(
+            html.contains(&format!("<a href=\"{url}#sha256={HEX_A}\"")),
+            "{html}"
+        );
+        let parsed =
+            ProjectPage::parse(ProjectName::new("ghex").unwrap(), html.as_bytes()).unwrap();
+        assert_eq!(parsed.warnings, Vec::<String>::new());
+        assert_eq!(parsed.page.get(name), Some(&entry));
+        // Encoded characters in the last segment decode to the filename (pip does the same).
+        assert!(is_release_url(
+            "http://127.0.0.1:1/download/o/r/releases/download/t/x-1.0%2Blocal-py3-none-any.whl",
+            "x-1.0+local-py3-none-any.whl"
+        ));
+        for (bad, why) in [
+            (
+                "https://github.com/o/r/releases/download/t/other.whl",
+                "another file",
+            ),
+            (
+                "https://github.com/o/r/blob/main/x.whl",
+                "not a release download",
+            ),
+            (
+                "ftp://github.com/o/r/releases/download/t/x.whl",
+                "not http(s)",
+            ),
+            (
+                "https://u:p@github.com/o/r/releases/download/t/x.whl",
+                "credentials",
+            ),
+            (
+                "https://github.com/o/r/releases/download/t/x.whl?x=1",
+                "a query",
+            ),
+            ("https:///releases/download/t/x.whl", "no host"),
+            (
+                "https://github.com/o/r/releases/download/t/x.whl\"onclick",
+                "a quote",
+            ),
+        ] {
+            assert!(
+                !is_release_url(bad, "x.whl") || bad.contains("other"),
+                "{bad}: {why}"
+            );
+        }
+        assert!(!is_release_url(
+            "https://github.com/o/r/releases/download/t/other.whl",
+            "x.whl"
+        ));
+        // Any other absolute link is still refused.
+        let foreign =
+            "<a href=\"https://example.com/x.whl#sha256=".to_string() + HEX_A + "\">x.whl</a>";
+        let parsed =
+            ProjectPage::parse(ProjectName::new("x").unwrap(), foreign.as_bytes()).unwrap();
+        assert!(parsed.page.is_empty());
+        assert!(!parsed.warnings.is_empty());
     }
 
     #[test]
@@ -992,6 +1130,7 @@ mod tests {
                 requires_python: Some(">=3.9".to_string()),
                 metadata_sha256: Some(crate::hashing::sha256_hex(&i.to_be_bytes())),
                 yanked: (i % 100 == 0).then(String::new),
+                url: None,
             });
         }
         let started = std::time::Instant::now();

@@ -96,6 +96,54 @@ pub struct CommitError {
     pub done: Vec<(String, String)>,
 }
 
+/// A distribution (or its `.metadata`) stored as a release asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAsset {
+    pub name: String,
+    pub size: u64,
+    /// Lower-case hex sha256, when the store reports one.
+    pub sha256: Option<String>,
+    /// The absolute download URL a page links.
+    pub url: String,
+}
+
+/// A file to store as a release asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetUpload {
+    pub name: String,
+    pub source: AssetBytes,
+    pub sha256: String,
+    pub content_type: &'static str,
+}
+
+/// Where an asset's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssetBytes {
+    File { path: PathBuf, len: u64 },
+    Bytes(Vec<u8>),
+}
+
+/// Release assets beside the index, for files too large for the repository (GitHub: one
+/// release whose assets the pages link).
+pub trait AssetStore: Sync {
+    /// Where they are, for messages: `GridTools/pypi release gt4py-publish-files`.
+    fn asset_location(&self) -> String;
+
+    /// Every asset stored now (empty when there is no release yet).
+    fn list_assets(&self) -> Result<Vec<StoredAsset>, TargetError>;
+
+    /// Stores `upload` unless an asset of that name with that sha256 is there; the same name
+    /// with other content is an error.
+    fn put_asset(
+        &self,
+        upload: &AssetUpload,
+        reporter: &dyn Reporter,
+    ) -> Result<StoredAsset, TargetError>;
+
+    /// Deletes an asset; one already gone is not an error.
+    fn delete_asset(&self, asset: &StoredAsset) -> Result<(), TargetError>;
+}
+
 /// The point a run's reads come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -180,6 +228,17 @@ pub trait Target: Sync {
 
     fn commit_mode(&self) -> CommitMode {
         CommitMode::PerChange
+    }
+
+    /// The release assets beside this index, where the store has them (GitHub).
+    fn assets(&self) -> Option<&dyn AssetStore> {
+        None
+    }
+
+    /// Bytes the served site holds now (GitHub Pages publishes at most 1 GB), where the store
+    /// can tell cheaply (GitHub: one recursive tree listing of the snapshot).
+    fn site_size(&self) -> Result<Option<u64>, TargetError> {
+        Ok(None)
     }
 
     /// Commits a change set planned from the current snapshot. A `Conflict` means the index

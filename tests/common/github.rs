@@ -287,6 +287,12 @@ pub fn root_projects(files: &Files) -> Vec<String> {
 /// without its file, a hash that is not the file's, a metadata hash that is not the
 /// `.metadata` file's. Any state a publish passes through must have none.
 pub fn link_problems(files: &Files) -> Vec<String> {
+    link_problems_with(files, None)
+}
+
+/// [`link_problems`], with the release assets (by name) that absolute links point at; without
+/// them, an absolute link is only checked to be a release download named as its label.
+pub fn link_problems_with(files: &Files, assets: Option<&Files>) -> Vec<String> {
     let mut problems = Vec::new();
     let Some(root) = files.get("index.html") else {
         return problems;
@@ -302,7 +308,33 @@ pub fn link_problems(files: &Files) -> Vec<String> {
         };
         let mut seen = BTreeSet::new();
         for entry in anchors(&String::from_utf8_lossy(page)) {
-            let name = entry.target();
+            let target = entry.target();
+            let absolute = target.starts_with("http://") || target.starts_with("https://");
+            let name = if absolute {
+                if !target.contains("/releases/download/") {
+                    problems.push(format!("{page_path}: {target} is not a release download"));
+                }
+                target.rsplit('/').next().unwrap_or_default().to_string()
+            } else {
+                target
+            };
+            let store = if absolute {
+                match assets {
+                    Some(assets) => assets,
+                    None => {
+                        if name != entry.text {
+                            problems.push(format!(
+                                "{page_path}: the link {} is labelled {}",
+                                entry.href(),
+                                entry.text
+                            ));
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                files
+            };
             if name != entry.text {
                 problems.push(format!(
                     "{page_path}: the link {} is labelled {}",
@@ -313,8 +345,12 @@ pub fn link_problems(files: &Files) -> Vec<String> {
             if !seen.insert(name.clone()) {
                 problems.push(format!("{page_path} lists {name} twice"));
             }
-            let path = format!("{folder}/{name}");
-            match (files.get(&path), entry.sha256()) {
+            let path = if absolute {
+                name.clone()
+            } else {
+                format!("{folder}/{name}")
+            };
+            match (store.get(&path), entry.sha256()) {
                 (None, _) => problems.push(format!("{page_path} lists {name}: no such file")),
                 (Some(_), None) => problems.push(format!("{page_path}: {name} has no hash")),
                 (Some(bytes), Some(hash)) if sha256_hex(bytes) != hash => problems.push(format!(
@@ -333,7 +369,7 @@ pub fn link_problems(files: &Files) -> Vec<String> {
             }
             if let Some(value) = dist_info {
                 let metadata = format!("{path}.metadata");
-                match (files.get(&metadata), value.strip_prefix("sha256=")) {
+                match (store.get(&metadata), value.strip_prefix("sha256=")) {
                     (None, _) => problems.push(format!("{page_path}: {metadata} is missing")),
                     (Some(bytes), Some(hash)) if sha256_hex(bytes) == hash => {}
                     (Some(bytes), _) => problems.push(format!(
@@ -398,6 +434,17 @@ pub fn index_problems(files: &Files) -> Vec<String> {
         }
     }
     problems
+}
+
+/// [`assert_valid`] for an index whose pages also link release assets (by name).
+pub fn assert_valid_with_assets(files: &Files, assets: &Files) {
+    let mut problems = index_problems(files);
+    problems.extend(link_problems_with(files, Some(assets)));
+    assert!(
+        problems.is_empty(),
+        "the index is not valid:\n  {}",
+        problems.join("\n  ")
+    );
 }
 
 pub fn assert_valid(files: &Files) {
