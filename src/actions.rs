@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::plan::Outcome;
-use crate::publish::PublishReport;
+use crate::publish::{PublishReport, install_command};
 
 /// Whether this process runs as a GitHub Actions step.
 pub fn in_actions() -> bool {
@@ -18,10 +18,11 @@ pub fn step_summary(report: &PublishReport, location: &str, index_url: &str) -> 
     let mut md = format!("### gt4py-publish: {}\n\n", markdown_escape(location));
     md.push_str("| File | Version | Result |\n|---|---|---|\n");
     for result in &report.results {
+        let label = result.outcome.label(false);
         let outcome = match &result.outcome {
-            Outcome::Published => "published".to_string(),
-            Outcome::AlreadyPresent => "already present (nothing written)".to_string(),
-            Outcome::Skipped { reason } => format!("skipped: {}", markdown_escape(reason)),
+            Outcome::Published => label.to_string(),
+            Outcome::AlreadyPresent => format!("{label} (nothing written)"),
+            Outcome::Skipped { reason } => format!("{label}: {}", markdown_escape(reason)),
         };
         md.push_str(&format!(
             "| `{}` | {} | {} |\n",
@@ -30,13 +31,12 @@ pub fn step_summary(report: &PublishReport, location: &str, index_url: &str) -> 
             outcome
         ));
     }
-    let installable = crate::run::installable_versions(report);
+    let installable = report.installable_versions();
     if !installable.is_empty() && !index_url.is_empty() {
         md.push_str("\nInstall with:\n\n```sh\n");
         for (project, version) in installable {
-            md.push_str(&format!(
-                "python3 -m pip install --extra-index-url {index_url} {project}=={version}\n"
-            ));
+            md.push_str(&install_command(index_url, &project, &version));
+            md.push('\n');
         }
         md.push_str("```\n");
     }
@@ -49,12 +49,13 @@ pub fn file_urls(report: &PublishReport, index_url: &str) -> Vec<String> {
         .results
         .iter()
         .filter(|r| !matches!(r.outcome, Outcome::Skipped { .. }))
-        .map(|r| {
-            format!(
+        .map(|r| match &r.asset_url {
+            Some(url) => url.clone(),
+            None => format!(
                 "{index_url}{}/{}",
                 r.project,
                 crate::index::encode_href_path(&r.filename)
-            )
+            ),
         })
         .collect()
 }
@@ -120,12 +121,14 @@ mod tests {
                     project: ProjectName::new("dace").unwrap(),
                     version: "43!2026.2.3".into(),
                     outcome: Outcome::Published,
+                    asset_url: None,
                 },
                 FileResult {
                     filename: "ghex-0.4+cu118-cp311-cp311-linux_x86_64.whl".into(),
                     project: ProjectName::new("ghex").unwrap(),
                     version: "0.4+cu118".into(),
                     outcome: Outcome::AlreadyPresent,
+                    asset_url: None,
                 },
                 FileResult {
                     filename: "ghex-0.3.tar.gz".into(),
@@ -134,6 +137,7 @@ mod tests {
                     outcome: Outcome::Skipped {
                         reason: "already on the index | with different content".into(),
                     },
+                    asset_url: None,
                 },
             ],
             writes: Vec::new(),

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod dist;
 pub mod doctor;
 pub mod engine;
+pub mod error_chain;
 pub mod filename;
 pub mod github;
 pub mod hashing;

@@ -6,13 +6,13 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use gt4py_publish::actions;
 use gt4py_publish::cli::{Cli, with_default_command};
 use gt4py_publish::report::{
     ActionsReporter, ConsoleReporter, Reporter, Verbosity, escape_workflow_data,
     escape_workflow_property,
 };
 use gt4py_publish::run::{RunError, run};
+use gt4py_publish::{actions, error_chain};
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(with_default_command(std::env::args_os()));
@@ -67,26 +67,10 @@ fn render(error: &RunError, in_actions: bool) {
 }
 
 fn chain_text(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    error_chain::one_line(error)
 }
 
 fn print_chain(error: &dyn Error) {
     // Written, not `eprintln!`: a closed stderr must not turn an error into a panic.
-    let mut text = format!("error: {error}\n");
-    let mut source = error.source();
-    if source.is_some() {
-        text.push_str("\nCaused by:\n");
-    }
-    while let Some(cause) = source {
-        text.push_str(&format!("  {cause}\n"));
-        source = cause.source();
-    }
-    let _ = std::io::stderr().write_all(text.as_bytes());
+    let _ = std::io::stderr().write_all(error_chain::report(error).as_bytes());
 }

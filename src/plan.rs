@@ -29,6 +29,20 @@ pub struct FileResult {
     pub project: ProjectName,
     pub version: String,
     pub outcome: Outcome,
+    /// The release asset's download URL, for a file stored as one.
+    pub asset_url: Option<String>,
+}
+
+impl Outcome {
+    /// The word a summary shows for it (`would publish` on a dry run).
+    pub fn label(&self, dry_run: bool) -> &'static str {
+        match self {
+            Outcome::Published if dry_run => "would publish",
+            Outcome::Published => "published",
+            Outcome::AlreadyPresent => "already present",
+            Outcome::Skipped { .. } => "skipped",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -110,6 +124,7 @@ pub fn plan_publish(
                         outcome: Outcome::Skipped {
                             reason: "already on the index with different content".to_string(),
                         },
+                        asset_url: None,
                     });
                     continue;
                 }
@@ -188,6 +203,7 @@ pub fn plan_publish(
                 } else {
                     Outcome::AlreadyPresent
                 },
+                asset_url: asset.map(|a| a.url.clone()),
             });
         }
         let message = if added.is_empty() {

@@ -39,6 +39,29 @@ pub struct PublishReport {
     pub attempts: u32,
 }
 
+impl PublishReport {
+    /// Each (project, version) of the run that can be installed, once (a wheel and its sdist
+    /// are one install).
+    pub fn installable_versions(&self) -> Vec<(String, String)> {
+        let mut seen = Vec::new();
+        for result in &self.results {
+            if matches!(result.outcome, plan::Outcome::Skipped { .. }) {
+                continue;
+            }
+            let key = (result.project.to_string(), result.version.clone());
+            if !seen.contains(&key) {
+                seen.push(key);
+            }
+        }
+        seen
+    }
+}
+
+/// The command that installs `project==version` from the index at `index_url`.
+pub fn install_command(index_url: &str, project: &str, version: &str) -> String {
+    format!("python3 -m pip install --extra-index-url {index_url} {project}=={version}")
+}
+
 /// Publishes validated distributions to `target`.
 pub fn publish(
     target: &dyn Target,
@@ -165,6 +188,7 @@ fn dists_all_find(
         outcome: plan::Outcome::Skipped {
             reason: "its release asset holds other content".to_string(),
         },
+        asset_url: None,
     })
 }
 

@@ -614,11 +614,11 @@ pub fn write_summary(
         writeln!(out, "Index: {location}")?;
     }
     for result in &report.results {
-        let (label, note) = match &result.outcome {
-            Outcome::Published if dry_run => ("would publish", String::new()),
-            Outcome::Published => ("published", String::new()),
-            Outcome::AlreadyPresent => ("already present", " (identical; nothing written)".into()),
-            Outcome::Skipped { reason } => ("skipped", format!(" ({reason})")),
+        let label = result.outcome.label(dry_run);
+        let note = match &result.outcome {
+            Outcome::Published => String::new(),
+            Outcome::AlreadyPresent => " (identical; nothing written)".into(),
+            Outcome::Skipped { reason } => format!(" ({reason})"),
         };
         writeln!(out, "  {label:<16} {}{note}", result.filename)?;
     }
@@ -652,31 +652,16 @@ pub fn write_summary(
         0 => writeln!(out, "Nothing to write: the index already holds every file.")?,
         n => writeln!(out, "{n} file(s) written.")?,
     }
-    let installable = installable_versions(report);
+    let installable = report.installable_versions();
     if !installable.is_empty() && !install_url.is_empty() {
         writeln!(out, "Install with:")?;
         for (project, version) in installable {
             writeln!(
                 out,
-                "  python3 -m pip install --extra-index-url {install_url} {project}=={version}"
+                "  {}",
+                publish::install_command(install_url, &project, &version)
             )?;
         }
     }
     Ok(())
-}
-
-/// Each (project, version) of the run that can be installed, once (a wheel and its sdist are
-/// one install).
-pub fn installable_versions(report: &PublishReport) -> Vec<(String, String)> {
-    let mut seen = Vec::new();
-    for result in &report.results {
-        if matches!(result.outcome, Outcome::Skipped { .. }) {
-            continue;
-        }
-        let key = (result.project.to_string(), result.version.clone());
-        if !seen.contains(&key) {
-            seen.push(key);
-        }
-    }
-    seen
 }

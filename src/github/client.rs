@@ -802,18 +802,7 @@ pub fn utc_time_of_day(epoch: u64) -> String {
 /// An error and its causes on one line, for log lines (`error sending request: connection
 /// closed before message completed`).
 pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // hyper and reqwest repeat their cause's text in their own sometimes.
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    crate::error_chain::one_line(error)
 }
 
 /// GitHub's own `message` from an error body, on one line; the status text when there is none.
