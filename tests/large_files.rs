@@ -137,6 +137,21 @@ fn a_60_mb_wheel_becomes_an_asset_that_pip_and_uv_install() {
         );
     }
 
+    // yank keeps the asset link; regenerate keeps the asset-backed entry (it is not in the
+    // folder) and writes nothing more.
+    run(&emu, "yank", &[&big.filename, "--reason", "broken build"]).ok();
+    let page_text = text(&emu.files(), "big-gpu/index.html");
+    assert!(
+        page_text.contains("data-yanked=\"broken build\""),
+        "{page_text}"
+    );
+    assert!(page_text.contains("/releases/download/"), "{page_text}");
+    let out = run(&emu, "regenerate", &[]).ok();
+    let after = text(&emu.files(), "big-gpu/index.html");
+    assert_eq!(after, page_text, "{out}");
+    let list = run(&emu, "list", &["big-gpu"]).ok();
+    assert!(list.stdout.contains(&big.filename), "{list}");
+
     // remove: the page first, then both assets.
     run(&emu, "remove", &[&big.filename]).ok();
     assert!(asset_names(&emu).is_empty(), "{:?}", asset_names(&emu));
