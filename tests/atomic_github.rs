@@ -74,6 +74,14 @@ fn a_run_of_four_files_is_one_commit_and_installs() {
         "no Contents API writes in atomic mode"
     );
     assert_eq!(git_data_commits(&emu), 1);
+    // Only the distributions are blobs of their own; pages and `.metadata` files ride in the
+    // one tree request (each write costs a second on GitHub).
+    let blobs = emu
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/git/blobs"))
+        .count();
+    assert_eq!(blobs, dists.len());
     let files = emu.files();
     assert_valid(&files);
     assert_holds(&files, &all);

@@ -21,6 +21,9 @@ use crate::change::{ChangeSet, Content};
 use crate::report::{Event, Reporter};
 use crate::target::{CommitError, TargetError};
 
+/// Text up to this size goes inside the tree request rather than as its own blob.
+const INLINE_TREE_CONTENT: usize = 1024 * 1024;
+
 /// How far back a lost ref update is looked for in the branch's history (another run may have
 /// committed on top of ours before we could look).
 const ANCESTRY_DEPTH: usize = 20;
@@ -89,6 +92,21 @@ impl GitHubTarget<'_> {
         };
         let mut entries = Vec::with_capacity(changes.len());
         for change in &changes.changes {
+            // Small text (pages, `.metadata`, `.nojekyll`) travels inside the tree request:
+            // one write for all of them instead of a blob request each (GitHub spaces writes a
+            // second apart). Distributions and anything else go as blobs first.
+            if let Content::Bytes(bytes) = &change.content
+                && bytes.len() <= INLINE_TREE_CONTENT
+                && let Ok(text) = std::str::from_utf8(bytes)
+            {
+                entries.push(json!({
+                    "path": change.path,
+                    "mode": "100644",
+                    "type": "blob",
+                    "content": text,
+                }));
+                continue;
+            }
             let sha = match &change.content {
                 Content::Delete => None,
                 content => {
