@@ -399,8 +399,8 @@ fn run_task(
     }
 }
 
-/// Validates a stored wheel like a new upload: its sha256 and METADATA in one read. A local
-/// index is read in place; a GitHub one is downloaded to a temporary file first.
+/// A stored wheel's sha256 and METADATA ([`dist::read_stored_wheel`]). A local index is read
+/// in place; a GitHub one is downloaded to a temporary file first.
 fn inspect_wheel(
     target: &dyn Target,
     path: &str,
@@ -417,7 +417,7 @@ fn inspect_wheel(
         )
     };
     let validated = match target.local_path(path) {
-        Some(local) if local.exists() => dist::validate(&local),
+        Some(local) if local.exists() => dist::read_stored_wheel(&local),
         Some(_) => return Ok(FileFacts::default()),
         None => {
             let Some(mut reader) = target
@@ -431,21 +431,21 @@ fn inspect_wheel(
             let copy = dir.join(name);
             let copied =
                 std::fs::File::create(&copy).and_then(|mut out| io::copy(&mut reader, &mut out));
-            let result = copied.map(|_| dist::validate(&copy));
+            let result = copied.map(|_| dist::read_stored_wheel(&copy));
             // The copy goes whatever happened, so no download is left in the temp folder.
             let _ = std::fs::remove_dir_all(&dir);
             result.map_err(io_error)?
         }
     };
     match validated {
-        Ok(dist) => Ok(FileFacts {
-            sha256: Some(dist.digests.sha256),
-            extracted_metadata: dist.metadata_bytes,
+        Ok(wheel) => Ok(FileFacts {
+            sha256: Some(wheel.sha256),
+            extracted_metadata: Some(wheel.metadata_bytes),
             stored_metadata: None,
         }),
         Err(error) => {
             reporter.event(Event::Warning(&format!(
-                "{path}: no .metadata file and the wheel is not valid, so none was made: {error}"
+                "{path}: no .metadata file and its METADATA cannot be read, so none was made: {error}"
             )));
             // Still listed, with the hash of what is there.
             let sha256 =

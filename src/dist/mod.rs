@@ -134,6 +134,48 @@ fn validate_inner(path: &Path, progress: &dyn Fn(u64)) -> Result<DistFile, DistE
     })
 }
 
+/// What adopting a stored wheel needs of it.
+#[derive(Debug, Clone)]
+pub struct StoredWheel {
+    /// Lower-case hex sha256 of the whole file.
+    pub sha256: String,
+    pub metadata: CoreMetadata,
+    pub metadata_bytes: Vec<u8>,
+}
+
+/// Reads a wheel already on an index to adopt it: one sha256 pass over the file and its
+/// METADATA (checked against the filename), but none of an upload's other checks (git blob
+/// sha, WHEEL tags, every RECORD hash), which would read and hash the archive three times.
+pub fn read_stored_wheel(path: &Path) -> Result<StoredWheel, DistError> {
+    read_stored_wheel_inner(path).map_err(|reason| DistError {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+fn read_stored_wheel_inner(path: &Path) -> Result<StoredWheel, DistErrorReason> {
+    let name = path.file_name().unwrap_or_default();
+    let name = name.to_str().ok_or_else(|| FilenameError::NotAscii {
+        filename: name.to_string_lossy().into_owned(),
+    })?;
+    let filename = DistFilename::parse(name)?;
+    if filename.kind() != DistKind::Wheel {
+        return Err(DistErrorReason::NotAFile);
+    }
+    let mut file = File::open(path).map_err(DistErrorReason::Unreadable)?;
+    let (digest, _) =
+        crate::hashing::sha256_reader(&mut file).map_err(DistErrorReason::Unreadable)?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(DistErrorReason::Unreadable)?;
+    let (metadata, metadata_bytes) =
+        wheel::read_wheel_metadata(BufReader::with_capacity(64 * 1024, file), &filename)?;
+    Ok(StoredWheel {
+        sha256: crate::hashing::hex(&digest),
+        metadata,
+        metadata_bytes,
+    })
+}
+
 /// [`validate`] for a distribution held in memory: `filename` is its name (not a path), `bytes`
 /// its content. Every check on the content is the same; only the file-system ones (a regular
 /// file, readable) have nothing to check. The fuzz targets and property tests call this.
@@ -293,6 +335,39 @@ mod tests {
             reason(&egg),
             R::Filename(FilenameError::Egg { .. })
         ));
+    }
+
+    #[test]
+    fn a_stored_wheel_is_read_with_one_hash_pass_and_its_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = WheelBuilder::new("dace", "1.0")
+            .requires_python(">=3.9")
+            .build(dir.path())
+            .unwrap();
+        let full = validate(&path).unwrap();
+        let stored = read_stored_wheel(&path).unwrap();
+        assert_eq!(stored.sha256, full.digests.sha256);
+        assert_eq!(Some(stored.metadata_bytes), full.metadata_bytes);
+        assert_eq!(
+            stored.metadata.requires_python,
+            full.metadata.requires_python
+        );
+        // A RECORD that lies is not its business (adoption takes the folder as it is), but a
+        // METADATA that names another project is.
+        let lying = WheelBuilder::new("dace", "2.0")
+            .record_row("dace/__init__.py", "sha256=AAAA", "1")
+            .build(dir.path())
+            .unwrap();
+        assert!(validate(&lying).is_err());
+        assert!(read_stored_wheel(&lying).is_ok());
+        let renamed = dir.path().join("other-1.0-py3-none-any.whl");
+        std::fs::copy(&path, &renamed).unwrap();
+        let err = read_stored_wheel(&renamed).unwrap_err();
+        assert!(
+            err.to_string().contains("other-1.0-py3-none-any.whl"),
+            "{err}"
+        );
+        assert!(read_stored_wheel(&dir.path().join("missing-1.0-py3-none-any.whl")).is_err());
     }
 
     #[test]

@@ -22,9 +22,47 @@ pub(super) fn validate_wheel<R: Read + Seek>(
     filename: &DistFilename,
 ) -> Result<(CoreMetadata, Vec<u8>), DistErrorReason> {
     let (mut zip, entries) = open_zip(reader)?;
+    let dist_info = find_dist_info(&entries, filename)?;
+    let by_name = files_by_name(&entries);
+    let dist_info_entry = |file: &str| dist_info_file(&by_name, &dist_info, file);
+    let metadata_entry = dist_info_entry("METADATA")?;
+    let wheel_entry = dist_info_entry("WHEEL")?;
+    let record_entry = dist_info_entry("RECORD")?;
 
+    let (metadata, metadata_bytes) = read_metadata(&mut zip, metadata_entry, filename)?;
+
+    let wheel_bytes = read_zip_entry(&mut zip, wheel_entry, MAX_METADATA_SIZE)?;
+    check_wheel_file(&wheel_bytes, filename)?;
+
+    let record_bytes = read_zip_entry(&mut zip, record_entry, MAX_RECORD_SIZE)?;
+    let record = parse_record(&record_bytes)?;
+    verify_record(&mut zip, &entries, &by_name, &record, &dist_info)?;
+
+    Ok((metadata, metadata_bytes))
+}
+
+/// Only what adopting a stored wheel needs: its one `NAME-VERSION.dist-info/METADATA`, agreeing
+/// with the filename. No RECORD check (it was checked when the wheel was published, or the
+/// folder is being adopted as it is, as the old generator did): this reads the zip's directory
+/// and one small entry, not the whole archive.
+pub(super) fn read_wheel_metadata<R: Read + Seek>(
+    reader: R,
+    filename: &DistFilename,
+) -> Result<(CoreMetadata, Vec<u8>), DistErrorReason> {
+    let (mut zip, entries) = open_zip(reader)?;
+    let dist_info = find_dist_info(&entries, filename)?;
+    let by_name = files_by_name(&entries);
+    let metadata_entry = dist_info_file(&by_name, &dist_info, "METADATA")?;
+    read_metadata(&mut zip, metadata_entry, filename)
+}
+
+/// The one top-level `*.dist-info` folder, named as the filename says.
+fn find_dist_info(
+    entries: &[ZipEntry],
+    filename: &DistFilename,
+) -> Result<String, DistErrorReason> {
     let mut dist_infos = BTreeSet::new();
-    for entry in &entries {
+    for entry in entries {
         if let Some((top, rest)) = entry.name.split_once('/')
             && top.ends_with(".dist-info")
             && (!rest.is_empty() || entry.is_dir)
@@ -45,43 +83,46 @@ pub(super) fn validate_wheel<R: Read + Seek>(
         }
     };
     check_dist_info_name(&dist_info, filename)?;
+    Ok(dist_info)
+}
 
-    let by_name: BTreeMap<&str, &ZipEntry> = entries
+fn files_by_name(entries: &[ZipEntry]) -> BTreeMap<&str, &ZipEntry> {
+    entries
         .iter()
         .filter(|e| !e.is_dir)
         .map(|e| (e.name.as_str(), e))
-        .collect();
-    let dist_info_entry = |file: &str| {
-        let name = format!("{dist_info}/{file}");
-        by_name
-            .get(name.as_str())
-            .copied()
-            .ok_or(DistErrorReason::MissingDistInfoFile {
-                file: escape(&name),
-            })
-    };
-    let metadata_entry = dist_info_entry("METADATA")?;
-    let wheel_entry = dist_info_entry("WHEEL")?;
-    let record_entry = dist_info_entry("RECORD")?;
+        .collect()
+}
 
-    let metadata_bytes = read_zip_entry(&mut zip, metadata_entry, MAX_METADATA_SIZE)?;
-    let metadata_name = escape(&metadata_entry.name);
-    let metadata = CoreMetadata::parse(&metadata_bytes).map_err(|source| {
-        DistErrorReason::InvalidMetadata {
-            file: metadata_name.clone(),
+fn dist_info_file<'a>(
+    by_name: &BTreeMap<&str, &'a ZipEntry>,
+    dist_info: &str,
+    file: &str,
+) -> Result<&'a ZipEntry, DistErrorReason> {
+    let name = format!("{dist_info}/{file}");
+    by_name
+        .get(name.as_str())
+        .copied()
+        .ok_or(DistErrorReason::MissingDistInfoFile {
+            file: escape(&name),
+        })
+}
+
+/// METADATA, capped, parsed and agreeing with the filename.
+fn read_metadata<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    entry: &ZipEntry,
+    filename: &DistFilename,
+) -> Result<(CoreMetadata, Vec<u8>), DistErrorReason> {
+    let bytes = read_zip_entry(zip, entry, MAX_METADATA_SIZE)?;
+    let name = escape(&entry.name);
+    let metadata =
+        CoreMetadata::parse(&bytes).map_err(|source| DistErrorReason::InvalidMetadata {
+            file: name.clone(),
             source,
-        }
-    })?;
-    check_name_and_version(&metadata_name, &metadata, filename)?;
-
-    let wheel_bytes = read_zip_entry(&mut zip, wheel_entry, MAX_METADATA_SIZE)?;
-    check_wheel_file(&wheel_bytes, filename)?;
-
-    let record_bytes = read_zip_entry(&mut zip, record_entry, MAX_RECORD_SIZE)?;
-    let record = parse_record(&record_bytes)?;
-    verify_record(&mut zip, &entries, &by_name, &record, &dist_info)?;
-
-    Ok((metadata, metadata_bytes))
+        })?;
+    check_name_and_version(&name, &metadata, filename)?;
+    Ok((metadata, bytes))
 }
 
 /// `NAME-VERSION.dist-info` must name the filename's project and version.
