@@ -468,3 +468,256 @@ fn temp_dir() -> io::Result<PathBuf> {
     std::fs::create_dir(&dir)?;
     Ok(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::hashing::git_blob_sha;
+    use crate::index::RootPage;
+    use crate::target::DirEntry;
+
+    const A: &str = "demo-1.0-py3-none-any.whl";
+    const B: &str = "demo-2.0-py3-none-any.whl";
+    const S: &str = "demo-2.0.tar.gz";
+
+    fn sha(c: char) -> String {
+        c.to_string().repeat(64)
+    }
+
+    fn folder(names: &[&str], page: ProjectPage) -> ProjectState {
+        let files: BTreeMap<String, DirEntry> = names
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    DirEntry {
+                        name: n.to_string(),
+                        is_dir: false,
+                        size: 1,
+                        sha: None,
+                    },
+                )
+            })
+            .collect();
+        let stored = (!page.is_empty()).then(|| {
+            let bytes = page.render().into_bytes();
+            (git_blob_sha(&bytes), bytes)
+        });
+        ProjectState {
+            page,
+            stored_page: stored,
+            files,
+            shas: BTreeMap::new(),
+        }
+    }
+
+    fn root() -> RootState {
+        RootState {
+            page: RootPage::default(),
+            stored: None,
+            has_nojekyll: false,
+            exists: true,
+            folders: vec!["demo".into()],
+        }
+    }
+
+    fn demo() -> ProjectName {
+        ProjectName::new("demo").unwrap()
+    }
+
+    fn paths(plan: &RegeneratePlan) -> Vec<&str> {
+        plan.changes
+            .changes
+            .iter()
+            .map(|c| c.path.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn adopting_a_folder_writes_metadata_files_then_pages() {
+        let state = folder(&[A, S], ProjectPage::new(demo()));
+        let facts = BTreeMap::from([
+            (
+                A.to_string(),
+                FileFacts {
+                    sha256: Some(sha('a')),
+                    extracted_metadata: Some(
+                        b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Python: >=3.9\n"
+                            .to_vec(),
+                    ),
+                    stored_metadata: None,
+                },
+            ),
+            (
+                S.to_string(),
+                FileFacts {
+                    sha256: Some(sha('c')),
+                    ..FileFacts::default()
+                },
+            ),
+        ]);
+        let plan = plan_regenerate(
+            &root(),
+            &[ProjectFacts {
+                state,
+                files: facts,
+            }],
+        );
+        assert_eq!(
+            paths(&plan),
+            [
+                ".nojekyll",
+                "demo/demo-1.0-py3-none-any.whl.metadata",
+                "demo/index.html",
+                "index.html"
+            ]
+        );
+        let Content::Bytes(page) = &plan.changes.changes[2].content else {
+            panic!("a page is bytes")
+        };
+        let page = ProjectPage::parse(demo(), page).unwrap().page;
+        let a = page.get(A).unwrap();
+        assert_eq!(a.sha256.as_deref(), Some(&*sha('a')));
+        assert_eq!(a.requires_python.as_deref(), Some(">=3.9"));
+        assert!(a.metadata_sha256.is_some());
+        assert_eq!(page.get(S).unwrap().sha256.as_deref(), Some(&*sha('c')));
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    }
+
+    #[test]
+    fn known_hashes_and_yanks_are_kept_and_a_second_run_plans_nothing() {
+        let mut page = ProjectPage::new(demo());
+        let mut entry = FileEntry::new(A, Some(sha('a')));
+        entry.yanked = Some("broken".into());
+        entry.metadata_sha256 = Some(sha('m'));
+        page.upsert(entry.clone());
+        let state = folder(&[A, &format!("{A}.metadata")], page);
+        let mut root = root();
+        root.has_nojekyll = true;
+        root.page.insert(demo());
+        let bytes = root.page.render().into_bytes();
+        root.stored = Some((git_blob_sha(&bytes), bytes));
+        // No facts: the page already knows everything.
+        let plan = plan_regenerate(
+            &root,
+            &[ProjectFacts {
+                state,
+                files: BTreeMap::new(),
+            }],
+        );
+        assert!(plan.changes.is_empty(), "{:?}", paths(&plan));
+    }
+
+    #[test]
+    fn a_file_that_vanished_while_hashed_is_not_listed_with_an_empty_hash() {
+        let state = folder(&[A, B], ProjectPage::new(demo()));
+        let facts = BTreeMap::from([
+            (
+                A.to_string(),
+                FileFacts {
+                    sha256: Some(sha('a')),
+                    ..FileFacts::default()
+                },
+            ),
+            // B vanished: no hash came back (or a garbage one).
+            (
+                B.to_string(),
+                FileFacts {
+                    sha256: Some(String::new()),
+                    ..FileFacts::default()
+                },
+            ),
+        ]);
+        let plan = plan_regenerate(
+            &root(),
+            &[ProjectFacts {
+                state,
+                files: facts,
+            }],
+        );
+        let page = plan
+            .changes
+            .changes
+            .iter()
+            .find(|c| c.path == "demo/index.html")
+            .unwrap();
+        let Content::Bytes(page) = &page.content else {
+            panic!("a page is bytes")
+        };
+        let page = ProjectPage::parse(demo(), page).unwrap().page;
+        assert!(page.get(B).is_none());
+        assert!(
+            page.entries()
+                .all(|e| e.sha256.as_deref().is_some_and(is_sha256))
+        );
+        assert!(
+            plan.warnings.iter().any(|w| w.contains(B)),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
+    fn entries_whose_file_is_gone_are_dropped_but_release_assets_are_kept() {
+        let mut page = ProjectPage::new(demo());
+        page.upsert(FileEntry::new(A, Some(sha('a'))));
+        let mut asset = FileEntry::new(B, Some(sha('b')));
+        asset.url = Some(format!("https://github.com/o/r/releases/download/t/{B}"));
+        page.upsert(asset.clone());
+        // Neither file is in the folder; B is a release asset.
+        let state = folder(&[], page);
+        let plan = plan_regenerate(
+            &root(),
+            &[ProjectFacts {
+                state,
+                files: BTreeMap::new(),
+            }],
+        );
+        let page = plan
+            .changes
+            .changes
+            .iter()
+            .find(|c| c.path == "demo/index.html")
+            .unwrap();
+        let Content::Bytes(page) = &page.content else {
+            panic!("a page is bytes")
+        };
+        let page = ProjectPage::parse(demo(), page).unwrap().page;
+        assert!(page.get(A).is_none());
+        assert_eq!(page.get(B), Some(&asset));
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains(A) && w.contains("dropped"))
+        );
+    }
+
+    #[test]
+    fn an_emptied_project_keeps_an_empty_page_and_leaves_the_root() {
+        let mut page = ProjectPage::new(demo());
+        page.upsert(FileEntry::new(A, Some(sha('a'))));
+        let state = folder(&[], page);
+        let mut root = root();
+        root.page.insert(demo());
+        let plan = plan_regenerate(
+            &root,
+            &[ProjectFacts {
+                state,
+                files: BTreeMap::new(),
+            }],
+        );
+        assert!(plan.changes.changes.iter().all(|c| !c.is_delete()));
+        let root_change = plan
+            .changes
+            .changes
+            .iter()
+            .find(|c| c.path == "index.html")
+            .unwrap();
+        let Content::Bytes(root_page) = &root_change.content else {
+            panic!("a page is bytes")
+        };
+        assert!(!String::from_utf8_lossy(root_page).contains("demo/"));
+    }
+}
