@@ -168,6 +168,8 @@ pub fn converge_with<T>(
 ) -> Result<Converged<T>, PublishError> {
     let location = target.location();
     let mut last_conflict = String::new();
+    // Changes an attempt committed before it met a conflict are real writes: reported too.
+    let mut committed: Vec<(String, String)> = Vec::new();
     for attempt in 1..=replan.max_attempts {
         let snapshot = target
             .snapshot()
@@ -182,17 +184,18 @@ pub fn converge_with<T>(
             return Ok(Converged {
                 value,
                 changes,
-                done: Vec::new(),
+                done: committed,
                 attempts: attempt,
                 snapshot,
             });
         }
         match target.commit(&changes, reporter) {
             Ok(done) => {
+                committed.extend(done);
                 return Ok(Converged {
                     value,
                     changes,
-                    done,
+                    done: committed,
                     attempts: attempt,
                     snapshot,
                 });
@@ -200,8 +203,9 @@ pub fn converge_with<T>(
             Err(CommitError {
                 path,
                 source: TargetError::Conflict { detail, .. },
-                ..
+                done,
             }) => {
+                committed.extend(done);
                 let delay = crate::backoff::jittered(
                     replan.base_delay,
                     replan.max_delay,
@@ -303,13 +307,14 @@ mod tests {
             }
             if self.conflicts_left.load(Ordering::SeqCst) > 0 {
                 self.conflicts_left.fetch_sub(1, Ordering::SeqCst);
+                // The first change landed before the conflict.
                 return Err(CommitError {
                     path: path.clone(),
                     source: TargetError::Conflict {
-                        path,
+                        path: path.clone(),
                         detail: "moved".into(),
                     },
-                    done: Vec::new(),
+                    done: vec![(format!("{path}.partial"), "landed".into())],
                 });
             }
             self.committed.lock().unwrap().push(changes.clone());
@@ -353,7 +358,15 @@ mod tests {
         );
         assert_eq!(out.snapshot.commit.as_deref(), Some(&*format!("{:040}", 3)));
         assert_eq!(store.committed.lock().unwrap().len(), 1);
-        assert_eq!(out.done, [("a".to_string(), "attempt 3".to_string())]);
+        // What the failed attempts committed before their conflict is reported too.
+        assert_eq!(
+            out.done,
+            [
+                ("a.partial".to_string(), "landed".to_string()),
+                ("a.partial".to_string(), "landed".to_string()),
+                ("a".to_string(), "attempt 3".to_string())
+            ]
+        );
     }
 
     #[test]

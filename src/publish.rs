@@ -143,6 +143,17 @@ pub fn publish(
         })
     })?;
     let mut results = converged.value;
+    // A file an earlier attempt wrote is "published", even when the last plan found it there.
+    for result in &mut results {
+        let path = format!("{}/{}", result.project, result.filename);
+        let written = converged
+            .done
+            .iter()
+            .any(|(p, _)| *p == path || *p == format!("{path}.metadata"));
+        if result.outcome == plan::Outcome::AlreadyPresent && written {
+            result.outcome = plan::Outcome::Published;
+        }
+    }
     for skipped in &settled.skipped {
         if let Some(dist) = dists_all_find(skipped, &wanted) {
             results.push(dist);

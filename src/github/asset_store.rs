@@ -43,6 +43,11 @@ impl GitHubTarget<'_> {
 
     /// Bytes of every file on the branch at the snapshot (what Pages publishes).
     pub(super) fn tree_size(&self) -> Result<u64, GitHubError> {
+        if let Some(tree) = self.full_tree()?
+            && !tree.truncated
+        {
+            return Ok(tree.size());
+        }
         let at = self
             .pinned()
             .map(|p| p.commit)

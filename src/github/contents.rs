@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Cursor, Read};
 use std::sync::mpsc;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -95,6 +95,7 @@ pub struct GitHubTarget<'r> {
     /// The snapshot reads come from, and the blob shas its listings showed.
     pinned: Mutex<Option<Pinned>>,
     seen_blobs: Mutex<HashSet<String>>,
+    full_tree: Mutex<Option<Arc<FullTree>>>,
 }
 
 /// The commit a snapshot resolved the branch to.
@@ -105,6 +106,77 @@ pub(super) struct Pinned {
     pub tree: Option<String>,
 }
 
+/// A recursive tree listing of a snapshot.
+#[derive(Debug)]
+pub(super) struct FullTree {
+    pub entries: Vec<TreeEntry>,
+    /// GitHub stops past 100,000 entries or 7 MB; folder listings then come one by one.
+    pub truncated: bool,
+}
+
+impl FullTree {
+    /// The entries of `dir` (`""`: the root), sorted by name; `None` when it is no folder.
+    fn listing(&self, dir: &str) -> Option<Vec<DirEntry>> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            if !self
+                .entries
+                .iter()
+                .any(|e| e.path == dir && e.kind == "tree")
+            {
+                return None;
+            }
+            format!("{dir}/")
+        };
+        let mut entries: Vec<DirEntry> = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let name = e.path.strip_prefix(&prefix)?;
+                if name.is_empty() || name.contains('/') {
+                    return None;
+                }
+                match e.kind.as_str() {
+                    "blob" => Some(DirEntry {
+                        name: name.to_string(),
+                        is_dir: false,
+                        size: e.size.unwrap_or(0),
+                        sha: Some(e.sha.clone()),
+                    }),
+                    "tree" => Some(DirEntry {
+                        name: name.to_string(),
+                        is_dir: true,
+                        size: 0,
+                        sha: None,
+                    }),
+                    _ => None,
+                }
+            })
+            .collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Some(entries)
+    }
+
+    /// Bytes of every file (what GitHub Pages publishes).
+    pub fn size(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == "blob")
+            .filter_map(|e| e.size)
+            .fold(0u64, u64::saturating_add)
+    }
+}
+
+#[derive(Deserialize)]
+struct RecursiveTree {
+    sha: String,
+    #[serde(default)]
+    tree: Vec<TreeEntry>,
+    #[serde(default)]
+    truncated: bool,
+}
+
 #[derive(Deserialize)]
 pub struct Tree {
     tree: Vec<TreeEntry>,
@@ -112,14 +184,14 @@ pub struct Tree {
     truncated: bool,
 }
 
-#[derive(Deserialize)]
-struct TreeEntry {
-    path: String,
+#[derive(Debug, Deserialize)]
+pub(super) struct TreeEntry {
+    pub path: String,
     #[serde(rename = "type")]
-    kind: String,
-    sha: String,
+    pub kind: String,
+    pub sha: String,
     #[serde(default)]
-    size: Option<u64>,
+    pub size: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +266,7 @@ impl<'r> GitHubTarget<'r> {
             release_cache: Mutex::new(None),
             pinned: Mutex::new(None),
             seen_blobs: Mutex::new(HashSet::new()),
+            full_tree: Mutex::new(None),
         })
     }
 
@@ -322,7 +395,54 @@ impl<'r> GitHubTarget<'r> {
         }
     }
 
+    /// The snapshot's whole tree, read once per snapshot with one recursive listing: every
+    /// folder listing of the plan, the site's size and the blobs the snapshot already holds
+    /// come from it, so a publish costs the same requests whatever the index's size. `None`
+    /// before a snapshot is taken.
+    pub(super) fn full_tree(&self) -> Result<Option<Arc<FullTree>>, GitHubError> {
+        let Some(pinned) = self.pinned() else {
+            return Ok(None);
+        };
+        if let Ok(cache) = self.full_tree.lock()
+            && let Some(tree) = cache.as_ref()
+        {
+            return Ok(Some(tree.clone()));
+        }
+        let path = format!("{}/git/trees/{}?recursive=1", self.base, pinned.commit);
+        let answer: RecursiveTree = self
+            .client
+            .get_json(&path, JSON)
+            .map_err(|e| self.repo_error(e))?;
+        let tree = Arc::new(FullTree {
+            truncated: answer.truncated,
+            entries: answer.tree,
+        });
+        if let Ok(mut seen) = self.seen_blobs.lock() {
+            seen.extend(
+                tree.entries
+                    .iter()
+                    .filter(|e| e.kind == "blob")
+                    .map(|e| e.sha.clone()),
+            );
+        }
+        if let Ok(mut pinned) = self.pinned.lock()
+            && let Some(pinned) = pinned.as_mut()
+        {
+            pinned.tree = Some(answer.sha);
+        }
+        if let Ok(mut cache) = self.full_tree.lock() {
+            *cache = Some(tree.clone());
+        }
+        Ok(Some(tree))
+    }
+
     fn list(&self, dir: &str) -> Result<Option<Vec<DirEntry>>, GitHubError> {
+        if let Some(tree) = self.full_tree()?
+            && !tree.truncated
+        {
+            let _ = self.branch_seen.set(());
+            return Ok(tree.listing(dir));
+        }
         let path = self.tree_path(dir);
         let tree: Tree = match self.client.get_json(&path, JSON) {
             Ok(tree) => tree,
@@ -642,6 +762,9 @@ impl Target for GitHubTarget<'_> {
         }
         if let Ok(mut seen) = self.seen_blobs.lock() {
             seen.clear();
+        }
+        if let Ok(mut tree) = self.full_tree.lock() {
+            *tree = None;
         }
         Ok(Snapshot {
             commit: Some(commit),
