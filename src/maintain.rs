@@ -166,23 +166,35 @@ pub fn remove(
         match plan_remove(&state, root.as_ref(), filename) {
             // After a conflict the earlier attempt may have done all the work: only a first
             // attempt that finds nothing is "not there".
-            MaintenancePlan::NotThere if attempt == 1 => Err(not_on_index(target, filename)),
             MaintenancePlan::NotThere => Ok(Planned {
                 changes: ChangeSet::new("nothing left to remove"),
-                value: (),
+                value: attempt == 1,
             }),
-            MaintenancePlan::Changes(changes) => Ok(Planned { changes, value: () }),
+            MaintenancePlan::Changes(changes) => Ok(Planned {
+                changes,
+                value: false,
+            }),
         }
     })?;
+    let not_in_repository = converged.value;
     let mut done = converged.done;
-    // A release asset goes after the page stopped linking it (with its `.metadata` asset).
-    if asset_url.is_some()
-        && let Some(store) = target.assets()
-    {
-        let listed = store
+    // A release asset goes after the page stopped linking it (with its `.metadata` asset). One
+    // that no page links any more (a remove interrupted after its page write) goes too.
+    let store = target
+        .assets()
+        .filter(|_| asset_url.is_some() || not_in_repository);
+    let listed = match store {
+        Some(store) => store
             .list_assets()
-            .map_err(|source| PublishError::read(target, source))?;
-        for name in [filename.to_string(), format!("{filename}.metadata")] {
+            .map_err(|source| PublishError::read(target, source))?,
+        None => Vec::new(),
+    };
+    let names = [filename.to_string(), format!("{filename}.metadata")];
+    if not_in_repository && !listed.iter().any(|a| names.contains(&a.name)) {
+        return Err(not_on_index(target, filename));
+    }
+    if let Some(store) = store {
+        for name in names {
             if let Some(asset) = listed.iter().find(|a| a.name == name) {
                 store
                     .delete_asset(asset)

@@ -304,3 +304,27 @@ fn the_pages_site_budget_warns_and_refuses() {
     .ok();
     assert!(out.stderr.contains("--allow-over-budget"), "{out}");
 }
+
+/// A remove interrupted after its page write leaves assets no page links: running it again
+/// deletes them instead of saying the file is not there; once gone, it is not there.
+#[test]
+fn a_rerun_remove_deletes_orphan_assets() {
+    let work = TempDir::new().unwrap();
+    let emu = Emulator::start(config());
+    let dist = wheel(&work.path().join("a"), "orphan-proj", "1.0");
+    run(&emu, "publish", &[dist.path().to_str().unwrap()]).ok();
+    let name = "orphan_proj-2.0-py3-none-any.whl";
+    emu.seed_asset(TAG, name, "application/octet-stream", b"left behind");
+    emu.seed_asset(
+        TAG,
+        &format!("{name}.metadata"),
+        "text/plain",
+        b"Name: orphan-proj\n",
+    );
+    let out = run(&emu, "remove", &[name]).ok();
+    assert!(out.stdout.contains(name), "{out}");
+    assert!(asset_names(&emu).is_empty(), "{:?}", asset_names(&emu));
+    let out = run(&emu, "remove", &[name]).failed();
+    assert!(out.stderr.contains("is not on the index"), "{out}");
+    assert_valid(&emu.files());
+}
