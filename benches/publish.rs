@@ -196,6 +196,9 @@ fn main() {
     if let Err(e) = bench_github_memory(&sizes, work.path(), &mut table) {
         table.error("GitHub peak memory", &e);
     }
+    if let Err(e) = bench_asset_memory(&sizes, work.path(), &mut table) {
+        table.error("release asset peak memory", &e);
+    }
     table.section("6. GitHub emulator: a GHEX-like release (16 platform wheels, one run)");
     if let Err(e) = bench_ghex_release(&sizes, work.path(), &mut table) {
         table.error("GHEX-like release", &e);
@@ -1296,6 +1299,77 @@ fn bench_github_memory(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<
         ),
         "4 commits",
         Some(commits <= 4),
+    );
+    let _ = fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The binary uploading a wheel far above the body ceiling: it becomes a release asset (with
+/// its `.metadata` asset), streamed raw from the file, so memory stays flat.
+fn bench_asset_memory(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), String> {
+    let dir = work.join("asset-big");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let wheel = WheelBuilder::new("gpu-proj", "1.0")
+        .payload_size(sizes.big_wheel)
+        .build(&dir)
+        .map_err(|e| e.to_string())?;
+    let size = fs::metadata(&wheel).map_err(|e| e.to_string())?.len();
+    let emu = Emulator::new();
+    let mut command = Command::new(binary());
+    command
+        .arg("-q")
+        .arg("--api-url")
+        .arg(emu.api_url())
+        .arg("--repo")
+        .arg(format!("{}/{}", emu.owner(), emu.repo()))
+        .arg("--branch")
+        .arg(emu.branch())
+        .arg("--min-write-interval")
+        .arg("0")
+        .arg(&wheel)
+        .env("GT4PY_PUBLISH_TOKEN", emu.token())
+        .env_remove("GT4PY_PUBLISH_REPO")
+        .env_remove("GT4PY_PUBLISH_BRANCH")
+        .env_remove("GT4PY_PUBLISH_STORE")
+        .env_remove("GITHUB_API_URL")
+        .env_remove("GITHUB_ACTIONS");
+    let start = Instant::now();
+    let (rss, method) = peak_rss(&mut command, work)?;
+    let elapsed = start.elapsed();
+    let name = wheel
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let stored = emu
+        .assets("gt4py-publish-files")
+        .into_iter()
+        .find(|a| a.name == name)
+        .map(|a| a.size);
+    if stored != Some(size) {
+        return Err(format!(
+            "the {} MiB wheel is not a release asset after the publish",
+            size / MIB
+        ));
+    }
+    table.row(
+        &format!(
+            "peak RSS, binary uploading a {} MiB release asset",
+            size / MIB
+        ),
+        &format!("{:.1} MiB ({method})", rss as f64 / MIB as f64),
+        "<= 64 MiB",
+        Some(rss <= 64 * MIB),
+    );
+    table.row(
+        "  wall time of that run (validate, hash, upload)",
+        &format!(
+            "{:.2} s ({:.0} MB/s)",
+            elapsed.as_secs_f64(),
+            mb_per_s(size, elapsed)
+        ),
+        "reported",
+        None,
     );
     let _ = fs::remove_dir_all(&dir);
     Ok(())
