@@ -1252,23 +1252,7 @@ fn bench_github_memory(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<
     let size = fs::metadata(&wheel).map_err(|e| e.to_string())?.len();
     let emu = Emulator::new();
     seed_project(&emu, "other-proj", 10);
-    let mut command = Command::new(binary());
-    command
-        .arg("-q")
-        .arg("--api-url")
-        .arg(emu.api_url())
-        .arg("--repo")
-        .arg(format!("{}/{}", emu.owner(), emu.repo()))
-        .arg("--branch")
-        .arg(emu.branch())
-        .arg("--min-write-interval")
-        .arg("0")
-        .arg(&wheel)
-        .env("GT4PY_PUBLISH_TOKEN", emu.token())
-        .env_remove("GT4PY_PUBLISH_REPO")
-        .env_remove("GT4PY_PUBLISH_BRANCH")
-        .env_remove("GITHUB_API_URL")
-        .env_remove("GITHUB_ACTIONS");
+    let mut command = publish_to_emulator(&emu, &wheel);
     let commits_before = emu.api_commits().len();
     let start = Instant::now();
     let (rss, method) = peak_rss(&mut command, work)?;
@@ -1304,17 +1288,9 @@ fn bench_github_memory(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<
     Ok(())
 }
 
-/// The binary uploading a wheel far above the body ceiling: it becomes a release asset (with
-/// its `.metadata` asset), streamed raw from the file, so memory stays flat.
-fn bench_asset_memory(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), String> {
-    let dir = work.join("asset-big");
-    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let wheel = WheelBuilder::new("gpu-proj", "1.0")
-        .payload_size(sizes.big_wheel)
-        .build(&dir)
-        .map_err(|e| e.to_string())?;
-    let size = fs::metadata(&wheel).map_err(|e| e.to_string())?.len();
-    let emu = Emulator::new();
+/// `gt4py-publish -q FILE` against the emulator, with nothing from this process's environment
+/// pointing it elsewhere, and no pause between writes (the rows measure the tool).
+fn publish_to_emulator(emu: &Emulator, wheel: &Path) -> Command {
     let mut command = Command::new(binary());
     command
         .arg("-q")
@@ -1326,13 +1302,32 @@ fn bench_asset_memory(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(
         .arg(emu.branch())
         .arg("--min-write-interval")
         .arg("0")
-        .arg(&wheel)
-        .env("GT4PY_PUBLISH_TOKEN", emu.token())
-        .env_remove("GT4PY_PUBLISH_REPO")
-        .env_remove("GT4PY_PUBLISH_BRANCH")
-        .env_remove("GT4PY_PUBLISH_STORE")
-        .env_remove("GITHUB_API_URL")
-        .env_remove("GITHUB_ACTIONS");
+        .arg(wheel)
+        .env("GT4PY_PUBLISH_TOKEN", emu.token());
+    for key in [
+        "GT4PY_PUBLISH_REPO",
+        "GT4PY_PUBLISH_BRANCH",
+        "GT4PY_PUBLISH_STORE",
+        "GITHUB_API_URL",
+        "GITHUB_ACTIONS",
+    ] {
+        command.env_remove(key);
+    }
+    command
+}
+
+/// The binary uploading a wheel far above the body ceiling: it becomes a release asset (with
+/// its `.metadata` asset), streamed raw from the file, so memory stays flat.
+fn bench_asset_memory(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<(), String> {
+    let dir = work.join("asset-big");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let wheel = WheelBuilder::new("gpu-proj", "1.0")
+        .payload_size(sizes.big_wheel)
+        .build(&dir)
+        .map_err(|e| e.to_string())?;
+    let size = fs::metadata(&wheel).map_err(|e| e.to_string())?.len();
+    let emu = Emulator::new();
+    let mut command = publish_to_emulator(&emu, &wheel);
     let start = Instant::now();
     let (rss, method) = peak_rss(&mut command, work)?;
     let elapsed = start.elapsed();

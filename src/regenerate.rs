@@ -527,6 +527,20 @@ mod tests {
         ProjectName::new("demo").unwrap()
     }
 
+    /// The project page the plan writes, parsed.
+    fn written_page(plan: &RegeneratePlan) -> ProjectPage {
+        let change = plan
+            .changes
+            .changes
+            .iter()
+            .find(|c| c.path == "demo/index.html")
+            .unwrap();
+        let Content::Bytes(page) = &change.content else {
+            panic!("a page is bytes")
+        };
+        ProjectPage::parse(demo(), page).unwrap().page
+    }
+
     fn paths(plan: &RegeneratePlan) -> Vec<&str> {
         plan.changes
             .changes
@@ -637,16 +651,7 @@ mod tests {
                 files: facts,
             }],
         );
-        let page = plan
-            .changes
-            .changes
-            .iter()
-            .find(|c| c.path == "demo/index.html")
-            .unwrap();
-        let Content::Bytes(page) = &page.content else {
-            panic!("a page is bytes")
-        };
-        let page = ProjectPage::parse(demo(), page).unwrap().page;
+        let page = written_page(&plan);
         assert!(page.get(B).is_none());
         assert!(
             page.entries()
@@ -675,16 +680,7 @@ mod tests {
                 files: BTreeMap::new(),
             }],
         );
-        let page = plan
-            .changes
-            .changes
-            .iter()
-            .find(|c| c.path == "demo/index.html")
-            .unwrap();
-        let Content::Bytes(page) = &page.content else {
-            panic!("a page is bytes")
-        };
-        let page = ProjectPage::parse(demo(), page).unwrap().page;
+        let page = written_page(&plan);
         assert!(page.get(A).is_none());
         assert_eq!(page.get(B), Some(&asset));
         assert!(

@@ -7,7 +7,6 @@
 //! re-planning. So there is no lock: concurrent runs stay correct, the slower one re-plans.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{Cursor, Read};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -21,7 +20,7 @@ use serde::Deserialize;
 use super::client::{ApiClient, ApiRequest, JSON, OBJECT, RAW, RetryPolicy, Sent, WriteCheck};
 use super::error::GitHubError;
 use super::token::Secret;
-use super::upload::{PutBody, PutFields};
+use super::upload::{PutBody, PutFields, reopen_validated};
 use crate::change::ChangeSet;
 use crate::hashing::git_blob_sha;
 use crate::report::Reporter;
@@ -564,21 +563,7 @@ impl<'r> GitHubTarget<'r> {
             // Reopened on every attempt: a streamed body cannot be replayed.
             let source: Box<dyn Read + Send> = match content {
                 Upload::Bytes(bytes) => Box::new(Cursor::new(bytes.to_vec())),
-                Upload::File { path: file, .. } => {
-                    let source = |source| GitHubError::Source {
-                        path: file.to_path_buf(),
-                        source,
-                    };
-                    let handle = File::open(file).map_err(source)?;
-                    let size = handle.metadata().map_err(source)?.len();
-                    if size != len {
-                        return Err(source(std::io::Error::other(format!(
-                            "the file changed after it was validated ({len} bytes expected, \
-                             {size} found)"
-                        ))));
-                    }
-                    Box::new(handle)
-                }
+                Upload::File { path: file, .. } => Box::new(reopen_validated(file, len)?),
             };
             let (counts, progress) = mpsc::channel();
             let body = PutBody::new(&fields, source, len).with_progress(counts);

@@ -4,7 +4,6 @@
 //! publish. "Not a fast forward" means another run committed since the snapshot: a conflict,
 //! which the engine answers with a new snapshot and a new plan.
 
-use std::fs::File;
 use std::io::{Cursor, Read};
 use std::sync::mpsc;
 
@@ -16,7 +15,7 @@ use serde_json::json;
 use super::client::{ApiRequest, JSON, Sent, WriteCheck};
 use super::contents::{GitHubTarget, Pinned};
 use super::error::GitHubError;
-use super::upload::{PutBody, blob_envelope};
+use super::upload::{PutBody, blob_envelope, reopen_validated};
 use crate::change::{ChangeSet, Content};
 use crate::report::{Event, Reporter};
 use crate::target::{CommitError, TargetError};
@@ -177,21 +176,7 @@ impl GitHubTarget<'_> {
         let mut build = || -> Result<ApiRequest, GitHubError> {
             let source: Box<dyn Read + Send> = match content {
                 Content::Bytes(bytes) => Box::new(Cursor::new(bytes.clone())),
-                Content::File(file) => {
-                    let source = |source| GitHubError::Source {
-                        path: file.path.clone(),
-                        source,
-                    };
-                    let handle = File::open(&file.path).map_err(source)?;
-                    let size = handle.metadata().map_err(source)?.len();
-                    if size != len {
-                        return Err(source(std::io::Error::other(format!(
-                            "the file changed after it was validated ({len} bytes expected, \
-                             {size} found)"
-                        ))));
-                    }
-                    Box::new(handle)
-                }
+                Content::File(file) => Box::new(reopen_validated(&file.path, len)?),
                 Content::Delete => Box::new(Cursor::new(Vec::new())),
             };
             let (prefix, suffix) = blob_envelope();

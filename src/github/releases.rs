@@ -12,7 +12,6 @@
 //! is deleted again, because pip takes a file's name from its URL.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{self, Cursor, Read};
 use std::path::Path;
 use std::sync::mpsc::{self, Sender};
@@ -100,19 +99,7 @@ impl AssetSource<'_> {
         match *self {
             AssetSource::Bytes(bytes) => Ok(Box::new(Cursor::new(bytes.to_vec()))),
             AssetSource::File { path, len } => {
-                let source = |source| GitHubError::Source {
-                    path: path.to_path_buf(),
-                    source,
-                };
-                let file = File::open(path).map_err(source)?;
-                let size = file.metadata().map_err(source)?.len();
-                if size != len {
-                    return Err(source(io::Error::other(format!(
-                        "the file changed after it was validated ({len} bytes expected, {size} \
-                         found)"
-                    ))));
-                }
-                Ok(Box::new(file))
+                Ok(Box::new(super::upload::reopen_validated(path, len)?))
             }
         }
     }

@@ -102,6 +102,26 @@ impl<R: Read> Read for Base64Reader<R> {
     }
 }
 
+/// Reopens a validated file for one upload attempt (a streamed body cannot be replayed), and
+/// refuses one whose size is no longer what was validated.
+pub fn reopen_validated(
+    path: &std::path::Path,
+    len: u64,
+) -> Result<std::fs::File, super::error::GitHubError> {
+    let source = |source| super::error::GitHubError::Source {
+        path: path.to_path_buf(),
+        source,
+    };
+    let handle = std::fs::File::open(path).map_err(source)?;
+    let size = handle.metadata().map_err(source)?.len();
+    if size != len {
+        return Err(source(io::Error::other(format!(
+            "the file changed after it was validated ({len} bytes expected, {size} found)"
+        ))));
+    }
+    Ok(handle)
+}
+
 /// What a write sends, besides the content.
 pub struct PutFields<'a> {
     pub message: &'a str,
