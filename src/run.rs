@@ -124,10 +124,10 @@ fn doctor(
     let facts = match &args.target.index_dir {
         Some(dir) => doctor::gather_local(dir, limits, reporter),
         None => {
-            // Found again only to say where it came from; the target holds its own copy.
-            let token = github::token::discover(args.target.token_file.as_deref())?
-                .map(|t| doctor::token_facts(t.source(), actions::in_actions()));
             let target = open_github(&args.target, false, "checking", reporter)?;
+            let token = target
+                .token_source()
+                .map(|source| doctor::token_facts(source, actions::in_actions()));
             doctor::gather_github(&target, token, limits, reporter)
         }
     };

@@ -84,6 +84,8 @@ pub struct GitHubTarget<'r> {
     host: Option<String>,
     /// Set once the branch has been seen, so a 404 afterwards means "no such file".
     branch_seen: OnceLock<()>,
+    /// Where the token came from, for `doctor` (the token itself lives in the client's headers).
+    token_source: Option<super::token::TokenSource>,
     /// One commit per change set (Git Data API) instead of one per file (Contents API).
     atomic: bool,
     max_blob_size: u64,
@@ -259,6 +261,7 @@ impl<'r> GitHubTarget<'r> {
             branch: config.branch,
             host,
             branch_seen: OnceLock::new(),
+            token_source: config.token.as_ref().map(|t| t.source().clone()),
             atomic: config.atomic,
             max_blob_size: config.max_blob_size,
             asset_release: DEFAULT_ASSET_RELEASE.to_string(),
@@ -290,6 +293,11 @@ impl<'r> GitHubTarget<'r> {
             Some(pinned) => pinned.commit,
             None => self.branch.clone(),
         }
+    }
+
+    /// Where the token came from, if there is one.
+    pub fn token_source(&self) -> Option<&super::token::TokenSource> {
+        self.token_source.as_ref()
     }
 
     /// Stores large files as assets of the release tagged `tag` (created when missing).

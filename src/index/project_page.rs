@@ -46,15 +46,9 @@ impl FileEntry {
     }
 }
 
-/// Whether `url` can be an entry's absolute link for `filename`: an http(s) release download
-/// URL whose last segment is the (percent-encoded) filename, with no query, fragment,
-/// credentials or characters a page cannot carry as they are.
-#[cfg_attr(not(test), expect(dead_code, reason = "the tests' oracle"))]
-pub fn is_release_url(url: &str, filename: &str) -> bool {
-    release_url_filename(url).is_some_and(|name| name == filename)
-}
-
-/// The filename a release download URL ends in (percent-decoded), if `url` is one.
+/// The filename a release download URL ends in (percent-decoded), if `url` is one: http(s),
+/// a `releases/download/` path, and no query, fragment, credentials or characters a page cannot
+/// carry as they are. pip takes the filename from the URL, so an entry's name is this.
 pub fn release_url_filename(url: &str) -> Option<String> {
     let rest = url
         .strip_prefix("https://")
@@ -956,6 +950,11 @@ mod tests {
             // Whatever was adopted survives a rewrite.
             assert_eq!(parse(&parsed.page.render()).page, parsed.page, "{html:?}");
         }
+    }
+
+    /// Whether `url` is a release download link ending in `filename`.
+    fn is_release_url(url: &str, filename: &str) -> bool {
+        release_url_filename(url).is_some_and(|name| name == filename)
     }
 
     /// A random but valid entry: plain filename (often a real dist name, so versions sort),
