@@ -145,10 +145,6 @@ pub fn settle(
         }
         if let Some((name, theirs)) = conflict {
             if skip_existing {
-                reporter.event(Event::Warning(&format!(
-                    "skipped `{}`: the release asset `{name}` holds other content (--skip-existing)",
-                    dist.filename.as_str()
-                )));
                 settled.skipped.push(dist.filename.as_str().to_string());
                 continue;
             }

@@ -80,14 +80,6 @@ pub fn publish(
             source,
         })?)
     };
-    let mut wanted: BTreeMap<ProjectName, Vec<String>> = BTreeMap::new();
-    for dist in dists {
-        let names = wanted.entry(dist.filename.project().clone()).or_default();
-        names.push(dist.filename.as_str().to_string());
-        if dist.metadata_bytes.is_some() {
-            names.push(format!("{}.metadata", dist.filename.as_str()));
-        }
-    }
     let limits = target.size_limits();
     let routed = if target.assets().is_some() {
         assets::route(dists, options.store, limits)
@@ -118,6 +110,16 @@ pub fn publish(
         .cloned()
         .collect();
     let dists = &dists[..];
+    // Only the projects of files still to publish: a project whose one file was skipped gets no
+    // (empty) page and no root entry.
+    let mut wanted: BTreeMap<ProjectName, Vec<String>> = BTreeMap::new();
+    for dist in dists {
+        let names = wanted.entry(dist.filename.project().clone()).or_default();
+        names.push(dist.filename.as_str().to_string());
+        if dist.metadata_bytes.is_some() {
+            names.push(format!("{}.metadata", dist.filename.as_str()));
+        }
+    }
     let converged = engine::converge(target, reporter, options.dry_run, |_| {
         let mut state =
             read_state(target, &wanted, reporter).map_err(|source| PublishError::Read {
@@ -155,7 +157,7 @@ pub fn publish(
         }
     }
     for skipped in &settled.skipped {
-        if let Some(dist) = dists_all_find(skipped, &wanted) {
+        if let Some(dist) = skipped_result(skipped) {
             results.push(dist);
         }
     }
@@ -186,12 +188,8 @@ pub fn publish(
 }
 
 /// The result line of a distribution skipped because its release asset holds other content.
-fn dists_all_find(
-    filename: &str,
-    wanted: &BTreeMap<ProjectName, Vec<String>>,
-) -> Option<FileResult> {
+fn skipped_result(filename: &str) -> Option<FileResult> {
     let parsed = crate::filename::DistFilename::parse(filename).ok()?;
-    wanted.get(parsed.project())?;
     Some(FileResult {
         filename: filename.to_string(),
         project: parsed.project().clone(),

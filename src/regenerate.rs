@@ -93,7 +93,7 @@ pub fn plan_regenerate(root: &RootState, projects: &[ProjectFacts]) -> Regenerat
             let sha256 = known
                 .and_then(|e| e.sha256.clone())
                 .or_else(|| fact.and_then(|f| f.sha256.clone()))
-                .filter(|sha| is_sha256(sha));
+                .filter(|sha| crate::hashing::is_sha256_hex(sha));
             let Some(sha256) = sha256 else {
                 plan.warnings.push(format!(
                     "{}: could not be hashed (it vanished while being read); not listed",
@@ -182,10 +182,6 @@ pub fn plan_regenerate(root: &RootState, projects: &[ProjectFacts]) -> Regenerat
         "Regenerate the root page",
     ));
     plan
-}
-
-fn is_sha256(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 pub fn regenerate(
@@ -653,10 +649,11 @@ mod tests {
         );
         let page = written_page(&plan);
         assert!(page.get(B).is_none());
-        assert!(
-            page.entries()
-                .all(|e| e.sha256.as_deref().is_some_and(is_sha256))
-        );
+        assert!(page.entries().all(|e| {
+            e.sha256
+                .as_deref()
+                .is_some_and(crate::hashing::is_sha256_hex)
+        }));
         assert!(
             plan.warnings.iter().any(|w| w.contains(B)),
             "{:?}",

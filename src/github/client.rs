@@ -664,7 +664,7 @@ impl<'r> ApiClient<'r> {
             "{method_name} {path} -> {} ({elapsed:.1}s)",
             status.as_u16()
         )));
-        if status.is_success() && !status.is_redirection() {
+        if status.is_success() {
             return read(response).map_err(|e| {
                 self.reporter.event(Event::Detail(&format!(
                     "{method_name} {path}: reading the answer failed: {}",

@@ -223,9 +223,10 @@ fn next_link(header: &str) -> Option<String> {
     })
 }
 
-/// Whether the token (sent with every request) may go to `url`: only over https, or to the
-/// very host, port and scheme of the API. A URL from an answer must not carry the token in the
-/// clear to a host the user never named.
+/// Whether the token (sent with every request) may go to `url`: the API's own host (GHES
+/// uploads live there under `/api/uploads`), or its `uploads.` sibling over https
+/// (`api.github.com` → `uploads.github.com`). A URL from an answer must never carry the token to
+/// a host the user never named.
 pub(super) fn token_may_go_to(api_url: &str, url: &str) -> bool {
     let Ok(url) = Url::parse(url) else {
         return false;
@@ -234,7 +235,15 @@ pub(super) fn token_may_go_to(api_url: &str, url: &str) -> bool {
         return false;
     }
     match url.scheme() {
-        "https" => true,
+        "https" => Url::parse(api_url).is_ok_and(|api| {
+            let host = url.host_str();
+            let uploads = api
+                .host_str()
+                .and_then(|h| h.strip_prefix("api."))
+                .map(|domain| format!("uploads.{domain}"));
+            (api.scheme() == "https" && api.host_str() == host)
+                || (uploads.is_some() && uploads.as_deref() == host)
+        }),
         "http" => Url::parse(api_url).is_ok_and(|api| {
             api.scheme() == "http"
                 && api.host_str() == url.host_str()
@@ -938,8 +947,10 @@ mod tests {
             api,
             "http://127.0.0.1:8080/uploads/repos/o/r"
         ));
-        assert!(token_may_go_to(api, "https://uploads.github.com/repos/o/r"));
         for foreign in [
+            // https is not enough: the host must be the API's or its uploads sibling.
+            "https://uploads.github.com/repos/o/r",
+            "https://evil.example/x",
             "http://127.0.0.1:9090/uploads",
             "http://evil.example/uploads",
             "http://localhost:8080/uploads",
