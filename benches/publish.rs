@@ -162,6 +162,11 @@ impl Table {
 fn main() {
     // `cargo bench` passes `--bench`; anything else but `--quick` is ignored.
     let quick = std::env::args().any(|a| a == "--quick");
+    // `GT4PY_BENCH_SECTIONS=3,7` runs only those sections (for profiling one of them).
+    let only: Option<Vec<u32>> = std::env::var("GT4PY_BENCH_SECTIONS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect());
+    let wanted = |n: u32| only.as_ref().is_none_or(|o| o.contains(&n));
     let sizes = Sizes::new(quick);
     let work = tempfile::Builder::new()
         .prefix("gt4py-publish-bench.")
@@ -175,40 +180,54 @@ fn main() {
     };
     Table::header(&sizes);
 
-    table.section("1. hashing (warm page cache, median of runs)");
-    if let Err(e) = bench_hashing(&sizes, work.path(), &mut table) {
-        table.error("hashing", &e);
+    if wanted(1) {
+        table.section("1. hashing (warm page cache, median of runs)");
+        if let Err(e) = bench_hashing(&sizes, work.path(), &mut table) {
+            table.error("hashing", &e);
+        }
     }
-    table.section("2. project page of 10,000 files");
-    bench_page(&sizes, &mut table);
-    table.section("3. local index: publish 1 wheel (library, median of runs)");
-    if let Err(e) = bench_local_publish(&sizes, work.path(), &mut table) {
-        table.error("local publish", &e);
+    if wanted(2) {
+        table.section("2. project page of 10,000 files");
+        bench_page(&sizes, &mut table);
     }
-    table.section("4. local index: peak memory of the binary");
-    if let Err(e) = bench_local_memory(&sizes, work.path(), &mut table) {
-        table.error("local peak memory", &e);
+    if wanted(3) {
+        table.section("3. local index: publish 1 wheel (library, median of runs)");
+        if let Err(e) = bench_local_publish(&sizes, work.path(), &mut table) {
+            table.error("local publish", &e);
+        }
     }
-    table.section("5. GitHub emulator: publish 1 wheel, Contents API and --atomic (Git Data)");
-    if let Err(e) = bench_github(&sizes, work.path(), &mut table) {
-        table.error("GitHub publish", &e);
+    if wanted(4) {
+        table.section("4. local index: peak memory of the binary");
+        if let Err(e) = bench_local_memory(&sizes, work.path(), &mut table) {
+            table.error("local peak memory", &e);
+        }
     }
-    if let Err(e) = bench_github_memory(&sizes, work.path(), &mut table) {
-        table.error("GitHub peak memory", &e);
+    if wanted(5) {
+        table.section("5. GitHub emulator: publish 1 wheel, Contents API and --atomic (Git Data)");
+        if let Err(e) = bench_github(&sizes, work.path(), &mut table) {
+            table.error("GitHub publish", &e);
+        }
+        if let Err(e) = bench_github_memory(&sizes, work.path(), &mut table) {
+            table.error("GitHub peak memory", &e);
+        }
+        if let Err(e) = bench_asset_memory(&sizes, work.path(), &mut table) {
+            table.error("release asset peak memory", &e);
+        }
     }
-    if let Err(e) = bench_asset_memory(&sizes, work.path(), &mut table) {
-        table.error("release asset peak memory", &e);
+    if wanted(6) {
+        table.section("6. GitHub emulator: a GHEX-like release (16 platform wheels, one run)");
+        if let Err(e) = bench_ghex_release(&sizes, work.path(), &mut table) {
+            table.error("GHEX-like release", &e);
+        }
     }
-    table.section("6. GitHub emulator: a GHEX-like release (16 platform wheels, one run)");
-    if let Err(e) = bench_ghex_release(&sizes, work.path(), &mut table) {
-        table.error("GHEX-like release", &e);
-    }
-    table.section(&format!(
-        "7. adopting a folder of {} wheels: regenerate vs generator.py (children, warm cache)",
-        sizes.adopt_wheels
-    ));
-    if let Err(e) = bench_adopt(&sizes, work.path(), &mut table) {
-        table.error("adopting a folder", &e);
+    if wanted(7) {
+        table.section(&format!(
+            "7. adopting a folder of {} wheels: regenerate vs generator.py (children, warm cache)",
+            sizes.adopt_wheels
+        ));
+        if let Err(e) = bench_adopt(&sizes, work.path(), &mut table) {
+            table.error("adopting a folder", &e);
+        }
     }
 
     println!("{:-<126}", "");

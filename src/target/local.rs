@@ -77,9 +77,9 @@ impl LocalDir {
                     .metadata()
                     .map_err(|e| Self::io("read", full, e))?
                     .len();
-                let digests = hashing::digest_reader(&mut file, size)
+                let sha = hashing::blob_sha_reader(&mut file, size)
                     .map_err(|e| Self::io("read", full, e))?;
-                Ok(Some(digests.blob_sha))
+                Ok(Some(sha))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Self::io("read", full, e)),
@@ -120,17 +120,23 @@ impl LocalDir {
             let _ = fs::remove_file(&temp);
             Self::io("rename into", full, e)
         })?;
-        Ok(sha)
+        Ok(match (sha, content) {
+            (Some(sha), _) => sha,
+            (None, Upload::Bytes(bytes)) => git_blob_sha(bytes),
+            (None, Upload::File { sha, .. }) => sha.to_string(),
+        })
     }
 
     /// Writes `content` to a new temporary file beside `full` (made durable now when `sync`),
-    /// returning its path and blob sha. Nothing is left behind on failure.
+    /// returning its path and, for a file copied from disk, the blob sha of what was copied (a
+    /// page in memory is not hashed again: a commit has no use for its sha). Nothing is left
+    /// behind on failure.
     fn stage(
         &self,
         full: &Path,
         content: Upload<'_>,
         sync: bool,
-    ) -> Result<(PathBuf, BlobSha), TargetError> {
+    ) -> Result<(PathBuf, Option<BlobSha>), TargetError> {
         let dir = full.parent().unwrap_or(&self.root);
         fs::create_dir_all(dir).map_err(|e| Self::io("create the folder", dir, e))?;
         let temp = dir.join(format!(
@@ -148,7 +154,7 @@ impl LocalDir {
                 Upload::Bytes(bytes) => {
                     out.write_all(bytes)
                         .map_err(|e| Self::io("write", &temp, e))?;
-                    git_blob_sha(bytes)
+                    None
                 }
                 Upload::File { path, len, sha } => {
                     let copied = copy_hashing(path, len, &mut out, &temp)?;
@@ -161,7 +167,7 @@ impl LocalDir {
                             ),
                         ));
                     }
-                    copied
+                    Some(copied)
                 }
             };
             // Durable before it becomes visible: a crash must not leave a truncated page.
@@ -232,7 +238,7 @@ impl LocalDir {
             match self.stage(full, upload, !batch) {
                 Ok((temp, sha)) => {
                     if let Content::File(file) = &change.content
-                        && sha != file.blob_sha
+                        && sha.as_ref() != Some(&file.blob_sha)
                     {
                         let _ = fs::remove_file(&temp);
                         cleanup(&staged);
