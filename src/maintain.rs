@@ -253,7 +253,7 @@ fn read(
     wanted: &[String],
     reporter: &dyn Reporter,
 ) -> Result<ProjectState, PublishError> {
-    state::read_project(target, project, wanted, reporter)
+    state::read_project_for_update(target, project, wanted, reporter)
         .map_err(|source| PublishError::read(target, source))
 }
 

@@ -292,7 +292,7 @@ fn read_state(
     for (project, names) in wanted {
         projects.insert(
             project.clone(),
-            state::read_project(target, project, names, reporter)?,
+            state::read_project_for_update(target, project, names, reporter)?,
         );
     }
     Ok(IndexState {

@@ -105,7 +105,8 @@ pub fn read_root(target: &dyn Target, reporter: &dyn Reporter) -> Result<RootSta
 }
 
 /// Reads a project's page and listing; `wanted` names the files whose blob shas the caller
-/// needs (only those are hashed on a local target).
+/// needs (only those are hashed on a local target). Every entry is parsed and checked against
+/// the listing: what `verify`, `regenerate` and `list` need.
 pub fn read_project(
     target: &dyn Target,
     project: &ProjectName,
@@ -119,26 +120,61 @@ pub fn read_project(
         .into_iter()
         .map(|e| (e.name.clone(), e))
         .collect();
+    let state = read_page_and_shas(target, project, files, wanted, ProjectPage::parse, reporter)?;
+    warn_missing(project, &state.page, &state.files, reporter);
+    Ok(state)
+}
+
+/// Reads what a change to a project needs, and no more: its page (kept as its lines when it is
+/// ours, see [`ProjectPage::parse_for_update`]) and, of its folder, only the page and the
+/// `wanted` files, so publishing into a folder of thousands of files neither lists it nor
+/// parses every entry. `files` holds only those. A page that is not ours is read in full and
+/// checked against the listing, as [`read_project`] does.
+pub fn read_project_for_update(
+    target: &dyn Target,
+    project: &ProjectName,
+    wanted: &[String],
+    reporter: &dyn Reporter,
+) -> Result<ProjectState, StateError> {
+    reporter.event(Event::Detail(&format!("reading project `{project}`")));
+    let mut names = Vec::with_capacity(wanted.len() + 1);
+    names.push(PAGE.to_string());
+    names.extend(wanted.iter().cloned());
+    let files = target
+        .dir_entries(project.as_str(), &names)?
+        .into_iter()
+        .map(|e| (e.name.clone(), e))
+        .collect();
+    let state = read_page_and_shas(
+        target,
+        project,
+        files,
+        wanted,
+        ProjectPage::parse_for_update,
+        reporter,
+    )?;
+    if state.page.kept_as_lines() {
+        return Ok(state);
+    }
+    // A page not in our layout (the legacy generator's, one edited by hand) is read in full and
+    // rewritten by this run: worth one listing to say which of its entries have no file.
+    let listed: BTreeMap<String, DirEntry> = target
+        .list_dir(project.as_str())?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| (e.name.clone(), e))
+        .collect();
+    warn_missing(project, &state.page, &listed, reporter);
+    Ok(state)
+}
+
+fn warn_missing(
+    project: &ProjectName,
+    page: &ProjectPage,
+    files: &BTreeMap<String, DirEntry>,
+    reporter: &dyn Reporter,
+) {
     let page_path = project_path(project, PAGE);
-    let stored_page = if files.get(PAGE).is_some_and(|e| !e.is_dir) {
-        target.read_file(&page_path)?.map(|f| (f.sha, f.bytes))
-    } else {
-        None
-    };
-    let page = match &stored_page {
-        Some((_, bytes)) => {
-            let parsed =
-                ProjectPage::parse(project.clone(), bytes).map_err(|source| StateError::Page {
-                    path: page_path.clone(),
-                    source,
-                })?;
-            for warning in &parsed.warnings {
-                reporter.event(Event::Warning(&format!("{page_path}: {warning}")));
-            }
-            parsed.page
-        }
-        None => ProjectPage::new(project.clone()),
-    };
     for entry in page.entries() {
         if files.get(&entry.filename).is_none_or(|e| e.is_dir) {
             reporter.event(Event::Warning(&format!(
@@ -148,6 +184,38 @@ pub fn read_project(
             )));
         }
     }
+}
+
+type PageParser =
+    fn(ProjectName, &[u8]) -> Result<crate::index::ParsedPage, crate::index::PageError>;
+
+fn read_page_and_shas(
+    target: &dyn Target,
+    project: &ProjectName,
+    files: BTreeMap<String, DirEntry>,
+    wanted: &[String],
+    parse: PageParser,
+    reporter: &dyn Reporter,
+) -> Result<ProjectState, StateError> {
+    let page_path = project_path(project, PAGE);
+    let stored_page = if files.get(PAGE).is_some_and(|e| !e.is_dir) {
+        target.read_file(&page_path)?.map(|f| (f.sha, f.bytes))
+    } else {
+        None
+    };
+    let page = match &stored_page {
+        Some((_, bytes)) => {
+            let parsed = parse(project.clone(), bytes).map_err(|source| StateError::Page {
+                path: page_path.clone(),
+                source,
+            })?;
+            for warning in &parsed.warnings {
+                reporter.event(Event::Warning(&format!("{page_path}: {warning}")));
+            }
+            parsed.page
+        }
+        None => ProjectPage::new(project.clone()),
+    };
     let mut shas = BTreeMap::new();
     for name in wanted {
         let Some(entry) = files.get(name).filter(|e| !e.is_dir) else {

@@ -222,6 +222,10 @@ fn hex(rng: &mut fastrand::Rng) -> String {
 
 fn project_page(rng: &mut fastrand::Rng) -> ProjectPage {
     let project = ProjectName::new(&project_name(rng)).unwrap();
+    page_of(rng, project)
+}
+
+fn page_of(rng: &mut fastrand::Rng, project: ProjectName) -> ProjectPage {
     let mut page = ProjectPage::new(project);
     for _ in 0..rng.usize(..12) {
         page.upsert(FileEntry {
@@ -251,6 +255,87 @@ fn project_pages_read_back_as_rendered() {
             "case {case}:\n{html}"
         );
         assert_eq!(parsed.page.render(), html, "case {case}");
+    }
+}
+
+fn entry(rng: &mut fastrand::Rng, filename: String) -> FileEntry {
+    FileEntry {
+        filename,
+        sha256: rng.bool().then(|| hex(rng)),
+        requires_python: (rng.u8(..3) == 0).then(|| text(rng)),
+        metadata_sha256: rng.bool().then(|| hex(rng)),
+        yanked: (rng.u8(..3) == 0).then(|| text(rng)),
+        url: None,
+    }
+}
+
+/// A page read for an update keeps our pages as lines and splices changes in; whatever the
+/// changes, it must answer and render exactly as the fully parsed page does.
+#[test]
+fn updates_of_a_page_kept_as_lines_match_a_full_rewrite() {
+    let mut rng = fastrand::Rng::with_seed(SEED ^ 7);
+    for case in 0..1500 {
+        let page = project_page(&mut rng);
+        let html = page.render();
+        let project = page.project().clone();
+        let mut full = ProjectPage::parse(project.clone(), html.as_bytes())
+            .unwrap()
+            .page;
+        let lines = ProjectPage::parse_for_update(project, html.as_bytes())
+            .unwrap_or_else(|e| panic!("case {case}: {e}"));
+        assert_eq!(lines.warnings, Vec::<String>::new(), "case {case}");
+        let mut lines = lines.page;
+        assert_eq!(lines.render(), html, "case {case}: unchanged");
+        let mut names: Vec<String> = page.entries().map(|e| e.filename.clone()).collect();
+        let mut log = Vec::new();
+        for _ in 0..rng.usize(..6) {
+            let existing = (!names.is_empty()).then(|| names[rng.usize(..names.len())].clone());
+            match (rng.u8(..4), existing) {
+                (0, Some(name)) => {
+                    log.push(format!("remove {name}"));
+                    assert_eq!(
+                        lines.remove(&name),
+                        full.remove(&name),
+                        "case {case}: {log:?}"
+                    );
+                }
+                (1, Some(name)) => {
+                    let changed = entry(&mut rng, name.clone());
+                    log.push(format!("change {name}"));
+                    assert_eq!(
+                        lines.upsert(changed.clone()),
+                        full.upsert(changed),
+                        "case {case}: {log:?}"
+                    );
+                }
+                _ => {
+                    let name = page_filename(&mut rng);
+                    log.push(format!("add {name}"));
+                    names.push(name.clone());
+                    let added = entry(&mut rng, name);
+                    assert_eq!(
+                        lines.upsert(added.clone()),
+                        full.upsert(added),
+                        "case {case}: {log:?}"
+                    );
+                }
+            }
+            for name in &names {
+                assert_eq!(
+                    lines.get(name),
+                    full.get(name),
+                    "case {case}: {log:?} {name}"
+                );
+            }
+            assert_eq!(lines.len(), full.len(), "case {case}: {log:?}");
+            assert_eq!(lines.is_empty(), full.is_empty(), "case {case}: {log:?}");
+        }
+        assert_eq!(lines, full, "case {case}: {log:?}");
+        assert_eq!(
+            lines.render(),
+            full.render(),
+            "case {case}: {log:?}\n{html}"
+        );
     }
 }
 
@@ -369,6 +454,10 @@ fn text_parsers_never_panic() {
         fixture("tests/fixtures/legacy-index/test-index/dace/index.html"),
         fixture("tests/fixtures/legacy-index/test-index/index.html"),
         project_page(&mut rng).render().into_bytes(),
+        // Ours, so that mangled copies are read as lines too.
+        page_of(&mut rng, ProjectName::new("dace").unwrap())
+            .render()
+            .into_bytes(),
     ];
     let dace = ProjectName::new("dace").unwrap();
     for _ in 0..3000 {
@@ -389,6 +478,13 @@ fn text_parsers_never_panic() {
         let page = pages[rng.usize(..pages.len())].clone();
         let page = mangle(&mut rng, &page);
         for bytes in [page, random_bytes(&mut rng)] {
+            if let Ok(lines) = ProjectPage::parse_for_update(dace.clone(), &bytes) {
+                // Kept as lines or not, a page means what a full parse reads from it.
+                let full = ProjectPage::parse(dace.clone(), &bytes).map(|p| p.page);
+                assert_eq!(full.as_ref(), Ok(&lines.page));
+                let again = ProjectPage::parse(dace.clone(), lines.page.render().as_bytes());
+                assert_eq!(again.map(|p| p.page), full);
+            }
             if let Ok(parsed) = ProjectPage::parse(dace.clone(), &bytes) {
                 // Whatever was read renders and reads back the same.
                 let again = ProjectPage::parse(dace.clone(), parsed.page.render().as_bytes());

@@ -71,38 +71,56 @@ pub(crate) fn extract_own_anchors(page: &str) -> Option<Vec<Anchor>> {
         return None;
     }
     let first_line = page[..page.len() - body.len()].matches('\n').count() as u64 + 1;
-    let mut anchors = Vec::new();
-    for (i, line) in links.split_terminator('\n').enumerate() {
-        let inner = line.strip_prefix("    <a ")?.strip_suffix("</a><br>")?;
-        let mut attrs: Vec<(String, String)> = Vec::new();
-        let mut rest = inner;
-        let text = loop {
-            let (name, after) = rest.split_once("=\"")?;
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
-                return None;
-            }
-            let (value, after) = after.split_once('"')?;
-            let value = unescape_own(value)?;
-            if !attrs.iter().any(|(n, _)| n == name) {
-                attrs.push((name.to_string(), value));
-            }
-            if let Some(next) = after.strip_prefix(' ') {
-                rest = next;
-            } else {
-                break after.strip_prefix('>')?;
-            }
-        };
-        anchors.push(Anchor {
-            line: first_line + i as u64,
-            attrs,
-            text: unescape_own(text)?,
-        });
+    links
+        .split_terminator('\n')
+        .enumerate()
+        .map(|(i, line)| parse_own_line(line, first_line + i as u64))
+        .collect()
+}
+
+/// Reads one link line in exactly the form this tool renders (`    <a ATTRS>TEXT</a><br>`);
+/// `None` on any deviation.
+pub(crate) fn parse_own_line(line: &str, number: u64) -> Option<Anchor> {
+    let inner = line.strip_prefix("    <a ")?.strip_suffix("</a><br>")?;
+    let mut attrs: Vec<(String, String)> = Vec::new();
+    let mut rest = inner;
+    let text = loop {
+        let (name, after) = rest.split_once("=\"")?;
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+            return None;
+        }
+        let (value, after) = after.split_once('"')?;
+        let value = unescape_own(value)?;
+        if !attrs.iter().any(|(n, _)| n == name) {
+            attrs.push((name.to_string(), value));
+        }
+        if let Some(next) = after.strip_prefix(' ') {
+            rest = next;
+        } else {
+            break after.strip_prefix('>')?;
+        }
+    };
+    Some(Anchor {
+        line: number,
+        attrs,
+        text: unescape_own(text)?,
+    })
+}
+
+/// The head and tail this tool writes around the links of a page titled `title`, when `page`
+/// has exactly them: the byte range of the links between (whole lines, each ending in `\n`).
+pub(crate) fn own_links_range(page: &str, title: &str) -> Option<std::ops::Range<usize>> {
+    let mut head = String::with_capacity(OWN_HEAD.len() + 2 * title.len() + 64);
+    push_page_head(&mut head, title);
+    let body = page.strip_prefix(head.as_str())?.strip_suffix(OWN_TAIL)?;
+    if !(body.is_empty() || body.ends_with('\n')) {
+        return None;
     }
-    Some(anchors)
+    Some(head.len()..head.len() + body.len())
 }
 
 /// Undoes [`push_escaped`]; `None` for anything it would not have written.
-fn unescape_own(s: &str) -> Option<String> {
+pub(crate) fn unescape_own(s: &str) -> Option<String> {
     let mut has_entity = false;
     for b in s.bytes() {
         match b {

@@ -8,6 +8,7 @@
 //! state, so that a re-publish changes nothing.
 
 mod html;
+mod page_lines;
 mod project_page;
 mod root_page;
 

@@ -2,12 +2,14 @@
 //! Requires-Python and yank state (PEP 503, 592, 629, 658, 714).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::OnceLock;
 
 use pep440_rs::Version;
 use percent_encoding::percent_decode_str;
 
 use super::html::{self, Anchor};
+use super::page_lines::PageLines;
 use super::{PageError, page_text, shown};
 use crate::filename::DistFilename;
 use crate::hashing::is_sha256_hex;
@@ -85,10 +87,17 @@ pub fn is_plain_filename(name: &str) -> bool {
 
 /// The files of one project. The page is the state of the project in the index: everything the
 /// tool knows about a published file is what this page says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A page read for an update ([`ProjectPage::parse_for_update`]) in our own layout is kept as its
+/// lines: an entry is parsed when it is asked for, and rendering copies the lines no change
+/// touched, so publishing one file into a page of thousands costs about as much as into an
+/// empty one.
+#[derive(Debug, Clone)]
 pub struct ProjectPage {
     project: ProjectName,
+    /// Every entry; over `lines`, only those added or changed since the page was read.
     entries: BTreeMap<String, Slot>,
+    lines: Option<Lines>,
 }
 
 /// An entry with its version, parsed once from the filename because rendering sorts by it.
@@ -97,6 +106,95 @@ struct Slot {
     entry: FileEntry,
     version: Option<Version>,
 }
+
+impl Slot {
+    fn new(mut entry: FileEntry) -> Slot {
+        // Hex digests are stored lower case, so an entry compares equal to its re-parsed page.
+        for digest in [&mut entry.sha256, &mut entry.metadata_sha256]
+            .into_iter()
+            .flatten()
+        {
+            digest.make_ascii_lowercase();
+        }
+        // A name that does not parse still gets listed (the page must not lose files); it only
+        // sorts after the others.
+        let version = DistFilename::parse(&entry.filename)
+            .ok()
+            .map(|name| name.version().clone());
+        Slot { entry, version }
+    }
+}
+
+/// A page of ours as read, line by line.
+#[derive(Debug, Clone)]
+struct Lines {
+    page: PageLines,
+    /// Each line's entry, parsed the first time it is needed; `None` inside: the line is not
+    /// an entry (a link `adopt` refuses), and it is kept as it is.
+    parsed: Vec<OnceLock<Option<Box<Slot>>>>,
+    /// Filenames whose lines no longer count: changed (`entries` has them now) or removed.
+    dropped: BTreeSet<String>,
+}
+
+impl Lines {
+    fn slot(&self, i: usize) -> Option<&Slot> {
+        self.parsed[i]
+            .get_or_init(|| parse_line(self.page.line(i)).map(Box::new))
+            .as_deref()
+    }
+
+    /// The lines listing `filename`, in page order.
+    fn lines_of<'a>(&'a self, escaped: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.page.find(escaped)
+    }
+
+    /// Line `i`'s entry unless a change superseded it.
+    fn current(&self, i: usize, entries: &BTreeMap<String, Slot>) -> Option<&Slot> {
+        let slot = self.slot(i)?;
+        let name = &slot.entry.filename;
+        (!entries.contains_key(name) && !self.dropped.contains(name)).then_some(slot)
+    }
+
+    /// Where line `i` sorts (its filename's version, then the filename).
+    fn order_key(&self, i: usize) -> (Option<Version>, String) {
+        let name = html::unescape_own(self.page.key(i)).unwrap_or_default();
+        let version = DistFilename::parse(&name)
+            .ok()
+            .map(|parsed| parsed.version().clone());
+        (version, name)
+    }
+}
+
+/// A line's entry, read the way a full parse reads it.
+fn parse_line(line: &str) -> Option<Slot> {
+    let anchor =
+        html::parse_own_line(line, 0).or_else(|| html::extract_anchors(line).into_iter().next())?;
+    adopt(&anchor).ok().map(|(entry, _)| Slot::new(entry))
+}
+
+fn escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    html::push_escaped(&mut out, s);
+    out
+}
+
+/// Filename bytes an href keeps as they are (see `html::encode_href_path`).
+fn is_href_plain(name: &str) -> bool {
+    name != "."
+        && name != ".."
+        && !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!'))
+}
+
+impl PartialEq for ProjectPage {
+    fn eq(&self, other: &Self) -> bool {
+        self.project == other.project && self.entries().eq(other.entries())
+    }
+}
+
+impl Eq for ProjectPage {}
 
 /// A parsed page and what could not be taken from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +210,49 @@ impl ProjectPage {
         Self {
             project,
             entries: BTreeMap::new(),
+            lines: None,
         }
+    }
+
+    /// Reads a page that is about to be changed. A page in our own layout whose every link
+    /// names the file its text shows is kept as its lines (no warnings: its entries are read
+    /// when asked for, and lines no change touches are written back as they were); any other
+    /// page is parsed in full, as [`ProjectPage::parse`] does.
+    pub fn parse_for_update(project: ProjectName, html: &[u8]) -> Result<ParsedPage, PageError> {
+        let text = page_text(html, || format!("the project page of `{project}`"))?;
+        if let Some(page) = PageLines::read(text, &format!("Links for {project}")) {
+            let parsed: Vec<OnceLock<Option<Box<Slot>>>> =
+                (0..page.len()).map(|_| OnceLock::new()).collect();
+            let keyed = (0..page.len()).all(|i| {
+                let key = page.key(i);
+                if key == page.href_path(i) && is_href_plain(key) {
+                    return true;
+                }
+                // Rarer names (`+`, entities, release URLs): the line's own entry decides.
+                let slot = parse_line(page.line(i));
+                let ok = match (&slot, html::unescape_own(key)) {
+                    (Some(slot), Some(name)) => slot.entry.filename == name,
+                    _ => false,
+                };
+                let _ = parsed[i].set(slot.map(Box::new));
+                ok
+            });
+            if keyed {
+                return Ok(ParsedPage {
+                    page: ProjectPage {
+                        project,
+                        entries: BTreeMap::new(),
+                        lines: Some(Lines {
+                            page,
+                            parsed,
+                            dropped: BTreeSet::new(),
+                        }),
+                    },
+                    warnings: Vec::new(),
+                });
+            }
+        }
+        Self::parse(project, html)
     }
 
     /// Reads a project page, ours or another generator's. Fails only for a page that is not
@@ -161,75 +301,141 @@ impl ProjectPage {
         Ok(ParsedPage { page, warnings })
     }
 
-    /// The page in our format (DESIGN.md §1). The same state always gives the same bytes.
+    /// The page in our format (DESIGN.md §1). The same state always gives the same bytes; a
+    /// page kept as its lines gets its changed entries spliced in where they sort.
     pub fn render(&self) -> String {
+        if let Some(lines) = &self.lines {
+            return self.render_spliced(lines);
+        }
         let mut out = String::with_capacity(512 + 400 * self.entries.len());
         html::push_page_head(&mut out, &format!("Links for {}", self.project));
         for entry in self.entries() {
-            out.push_str("    <a href=\"");
-            match &entry.url {
-                Some(url) => html::push_escaped(&mut out, url),
-                None => html::push_escaped(&mut out, &html::encode_href_path(&entry.filename)),
-            }
-            if let Some(sha256) = &entry.sha256 {
-                out.push_str("#sha256=");
-                html::push_escaped(&mut out, sha256);
-            }
-            out.push('"');
-            if let Some(requires_python) = &entry.requires_python {
-                push_attr(&mut out, "data-requires-python", requires_python);
-            }
-            if let Some(metadata_sha256) = &entry.metadata_sha256 {
-                // Both names: PEP 658's for the pip releases that predate PEP 714, PEP 714's for
-                // the rest.
-                let value = format!("sha256={metadata_sha256}");
-                push_attr(&mut out, "data-dist-info-metadata", &value);
-                push_attr(&mut out, "data-core-metadata", &value);
-            }
-            if let Some(reason) = &entry.yanked {
-                push_attr(&mut out, "data-yanked", reason);
-            }
-            out.push('>');
-            html::push_escaped(&mut out, &entry.filename);
-            out.push_str("</a><br>\n");
+            push_entry(&mut out, entry);
         }
         html::push_page_tail(&mut out);
         out
     }
 
+    fn render_spliced(&self, lines: &Lines) -> String {
+        let page = &lines.page;
+        let mut skip = BTreeSet::new();
+        for name in self.entries.keys().chain(&lines.dropped) {
+            skip.extend(lines.lines_of(&escaped(name)));
+        }
+        let mut added: Vec<&Slot> = self.entries.values().collect();
+        added.sort_by(|a, b| render_order(a, b));
+        let mut out = String::with_capacity(
+            page.head().len()
+                + page.tail().len()
+                + page.lines_text(0..page.len()).len()
+                + 400 * added.len(),
+        );
+        out.push_str(page.head());
+        // The page is in render order (we wrote it), so each new entry goes before the first
+        // line that sorts after it.
+        let mut at = 0;
+        let copy_to = |out: &mut String, end: usize, at: &mut usize| {
+            while *at < end {
+                let next_skip = skip.range(*at..end).next().copied().unwrap_or(end);
+                out.push_str(page.lines_text(*at..next_skip));
+                *at = if next_skip < end { next_skip + 1 } else { end };
+            }
+        };
+        for slot in added {
+            let (mut low, mut high) = (at, page.len());
+            while low < high {
+                let mid = low + (high - low) / 2;
+                let (version, name) = lines.order_key(mid);
+                if order(&version, &name, &slot.version, &slot.entry.filename) == Ordering::Greater
+                {
+                    high = mid;
+                } else {
+                    low = mid + 1;
+                }
+            }
+            let before = low;
+            copy_to(&mut out, before, &mut at);
+            push_entry(&mut out, &slot.entry);
+        }
+        copy_to(&mut out, page.len(), &mut at);
+        out.push_str(page.tail());
+        out
+    }
+
     pub fn get(&self, filename: &str) -> Option<&FileEntry> {
-        self.entries.get(filename).map(|slot| &slot.entry)
+        if let Some(slot) = self.entries.get(filename) {
+            return Some(&slot.entry);
+        }
+        let lines = self.lines.as_ref()?;
+        if lines.dropped.contains(filename) {
+            return None;
+        }
+        let escaped = escaped(filename);
+        lines
+            .lines_of(&escaped)
+            .find_map(|i| lines.slot(i))
+            .filter(|slot| slot.entry.filename == filename)
+            .map(|slot| &slot.entry)
+    }
+
+    /// Whether a line of the page as read lists `filename` (whatever changed since).
+    fn has_line(&self, filename: &str) -> bool {
+        self.lines
+            .as_ref()
+            .is_some_and(|lines| lines.lines_of(&escaped(filename)).next().is_some())
     }
 
     /// Adds `entry`, or replaces the entry with the same filename; returns the replaced one.
     /// Hex digests are stored lower case, so an entry compares equal to its re-parsed page.
-    pub fn upsert(&mut self, mut entry: FileEntry) -> Option<FileEntry> {
-        for digest in [&mut entry.sha256, &mut entry.metadata_sha256]
-            .into_iter()
-            .flatten()
+    pub fn upsert(&mut self, entry: FileEntry) -> Option<FileEntry> {
+        let previous = self.get(&entry.filename).cloned();
+        if self.has_line(&entry.filename)
+            && let Some(lines) = &mut self.lines
         {
-            digest.make_ascii_lowercase();
+            lines.dropped.insert(entry.filename.clone());
         }
-        // A name that does not parse still gets listed (the page must not lose files); it only
-        // sorts after the others.
-        let version = DistFilename::parse(&entry.filename)
-            .ok()
-            .map(|name| name.version().clone());
         self.entries
-            .insert(entry.filename.clone(), Slot { entry, version })
-            .map(|slot| slot.entry)
+            .insert(entry.filename.clone(), Slot::new(entry));
+        previous
     }
 
     pub fn remove(&mut self, filename: &str) -> Option<FileEntry> {
-        self.entries.remove(filename).map(|slot| slot.entry)
+        let previous = self.get(filename).cloned();
+        if self.has_line(filename)
+            && let Some(lines) = &mut self.lines
+        {
+            lines.dropped.insert(filename.to_string());
+        }
+        self.entries.remove(filename);
+        previous
+    }
+
+    fn slots(&self) -> Vec<&Slot> {
+        let mut slots: Vec<&Slot> = self.entries.values().collect();
+        if let Some(lines) = &self.lines {
+            // A file listed twice keeps its first listing, as a full parse does.
+            let mut seen = HashSet::new();
+            slots.extend(
+                (0..lines.page.len())
+                    .filter_map(|i| lines.current(i, &self.entries))
+                    .filter(|slot| seen.insert(slot.entry.filename.as_str())),
+            );
+        }
+        slots
     }
 
     /// The entries in render order: newest version first (PEP 440), then by filename; files
     /// whose name does not parse come last, by filename.
     pub fn entries(&self) -> impl Iterator<Item = &FileEntry> {
-        let mut slots: Vec<&Slot> = self.entries.values().collect();
+        let mut slots = self.slots();
         slots.sort_by(|a, b| render_order(a, b));
         slots.into_iter().map(|slot| &slot.entry)
+    }
+
+    /// Whether this page is kept as the lines it was read from (see
+    /// [`ProjectPage::parse_for_update`]).
+    pub fn kept_as_lines(&self) -> bool {
+        self.lines.is_some()
     }
 
     pub fn project(&self) -> &ProjectName {
@@ -237,22 +443,61 @@ impl ProjectPage {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.lines {
+            None => self.entries.len(),
+            Some(_) => self.slots().len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+            && self.lines.as_ref().is_none_or(|lines| {
+                (0..lines.page.len()).all(|i| lines.current(i, &self.entries).is_none())
+            })
     }
 }
 
+fn push_entry(out: &mut String, entry: &FileEntry) {
+    out.push_str("    <a href=\"");
+    match &entry.url {
+        Some(url) => html::push_escaped(out, url),
+        None => html::push_escaped(out, &html::encode_href_path(&entry.filename)),
+    }
+    if let Some(sha256) = &entry.sha256 {
+        out.push_str("#sha256=");
+        html::push_escaped(out, sha256);
+    }
+    out.push('"');
+    if let Some(requires_python) = &entry.requires_python {
+        push_attr(out, "data-requires-python", requires_python);
+    }
+    if let Some(metadata_sha256) = &entry.metadata_sha256 {
+        // Both names: PEP 658's for the pip releases that predate PEP 714, PEP 714's for the
+        // rest.
+        let value = format!("sha256={metadata_sha256}");
+        push_attr(out, "data-dist-info-metadata", &value);
+        push_attr(out, "data-core-metadata", &value);
+    }
+    if let Some(reason) = &entry.yanked {
+        push_attr(out, "data-yanked", reason);
+    }
+    out.push('>');
+    html::push_escaped(out, &entry.filename);
+    out.push_str("</a><br>\n");
+}
+
 fn render_order(a: &Slot, b: &Slot) -> Ordering {
-    let by_version = match (&a.version, &b.version) {
+    order(&a.version, &a.entry.filename, &b.version, &b.entry.filename)
+}
+
+fn order(va: &Option<Version>, fa: &str, vb: &Option<Version>, fb: &str) -> Ordering {
+    let by_version = match (va, vb) {
         (Some(va), Some(vb)) => vb.cmp(va),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
     };
-    by_version.then_with(|| a.entry.filename.cmp(&b.entry.filename))
+    by_version.then_with(|| fa.cmp(fb))
 }
 
 fn push_attr(out: &mut String, name: &str, value: &str) {
@@ -491,6 +736,72 @@ mod tests {
             // The rewritten page keeps everything too.
             assert_eq!(parse(&page.render()).page, page, "{path}");
         }
+    }
+
+    fn parsed_lines(page: &ProjectPage) -> Option<usize> {
+        let lines = page.lines.as_ref()?;
+        Some(lines.parsed.iter().filter(|p| p.get().is_some()).count())
+    }
+
+    #[test]
+    fn a_page_of_ours_is_updated_line_by_line() {
+        let mut page = ProjectPage::new(dace());
+        let epoch = "dace-43!2026.2.3-py3-none-any.whl";
+        let local = "dace-43!2026.1.1+cu12-py3-none-any.whl";
+        let asset = "dace-43!2025.1.1-cp311-cp311-manylinux_2_28_x86_64.whl";
+        page.upsert(FileEntry::new(epoch, Some(HEX_A.to_string())));
+        page.upsert(FileEntry::new(local, Some(HEX_B.to_string())));
+        let mut big = FileEntry::new(asset, None);
+        big.url = Some(format!(
+            "https://github.com/GridTools/pypi/releases/download/files/{asset}"
+        ));
+        page.upsert(big);
+        let html = page.render();
+
+        let parsed = ProjectPage::parse_for_update(dace(), html.as_bytes()).unwrap();
+        assert!(parsed.warnings.is_empty());
+        let mut lines = parsed.page;
+        // Only the lines whose href is not their text were read up front (to check that they
+        // name the file they show); the plain one is read when asked for.
+        assert_eq!(parsed_lines(&lines), Some(2));
+        assert_eq!(lines.get(epoch), page.get(epoch));
+        assert_eq!(parsed_lines(&lines), Some(3));
+
+        let newer = "dace-43!2026.3.1-py3-none-any.whl";
+        lines.upsert(FileEntry::new(newer, None));
+        page.upsert(FileEntry::new(newer, None));
+        lines.remove(local);
+        page.remove(local);
+        let rendered = lines.render();
+        assert_eq!(rendered, page.render());
+        assert!(rendered.find(newer) < rendered.find(epoch), "{rendered}");
+    }
+
+    #[test]
+    fn pages_not_quite_ours_are_read_in_full_for_an_update() {
+        let legacy = fixture("gt4py-index/dace/index.html");
+        let parsed = ProjectPage::parse_for_update(dace(), &legacy).unwrap();
+        assert!(parsed.page.lines.is_none());
+        assert_eq!(parsed, ProjectPage::parse(dace(), &legacy).unwrap());
+
+        // Our layout, but the text is not the file the href names: the warning must show.
+        let mut page = ProjectPage::new(dace());
+        page.upsert(FileEntry::new("dace-1.0.tar.gz", None));
+        let edited = page
+            .render()
+            .replace(">dace-1.0.tar.gz</a>", ">dace-2.0.tar.gz</a>");
+        let parsed = ProjectPage::parse_for_update(dace(), edited.as_bytes()).unwrap();
+        assert!(parsed.page.lines.is_none());
+        assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
+        assert!(parsed.page.get("dace-1.0.tar.gz").is_some());
+
+        // Another project's title.
+        let other = ProjectPage::parse_for_update(
+            ProjectName::new("ghex").unwrap(),
+            page.render().as_bytes(),
+        )
+        .unwrap();
+        assert!(other.page.lines.is_none());
     }
 
     /// Found by the property tests (`tests/properties.rs`): a CR in a value (`&#13;` on a

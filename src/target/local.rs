@@ -438,6 +438,32 @@ impl Target for LocalDir {
         Ok(Some(entries))
     }
 
+    fn dir_entries(&self, dir: &str, names: &[String]) -> Result<Vec<DirEntry>, TargetError> {
+        let mut entries = Vec::with_capacity(names.len());
+        for name in names {
+            if name == LOCK_FILE || name.starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            let path = if dir.is_empty() {
+                name.clone()
+            } else {
+                format!("{dir}/{name}")
+            };
+            let full = self.resolve(&path)?;
+            match fs::symlink_metadata(&full) {
+                Ok(meta) => entries.push(DirEntry {
+                    name: name.clone(),
+                    is_dir: meta.is_dir(),
+                    size: 0,
+                    sha: None,
+                }),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Self::io("look up", &full, e)),
+            }
+        }
+        Ok(entries)
+    }
+
     fn read_file(&self, path: &str) -> Result<Option<StoredFile>, TargetError> {
         let full = self.resolve(path)?;
         let file = match File::open(&full) {

@@ -190,6 +190,18 @@ pub trait Target: Sync {
     /// Lists a folder (`""` is the root). `None` when the folder does not exist.
     fn list_dir(&self, dir: &str) -> Result<Option<Vec<DirEntry>>, TargetError>;
 
+    /// The entries of folder `dir` named `names`, those that exist: a listing filtered, where
+    /// a store lists cheaply (GitHub's one tree per snapshot); a local directory looks each
+    /// name up instead of reading a folder of thousands of files.
+    fn dir_entries(&self, dir: &str, names: &[String]) -> Result<Vec<DirEntry>, TargetError> {
+        Ok(self
+            .list_dir(dir)?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| names.contains(&e.name))
+            .collect())
+    }
+
     /// Reads a file (pages and `.metadata` files). `None` when it does not exist.
     fn read_file(&self, path: &str) -> Result<Option<StoredFile>, TargetError>;
 
