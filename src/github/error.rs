@@ -154,19 +154,6 @@ pub enum GitHubError {
         request_id: RequestId,
     },
 
-    #[error(
-        "`{path}` is {size} bytes: its upload body would be {body} bytes, above the {max} bytes \
-         GitHub accepts in one request (it cuts larger bodies off, see --max-blob-size); make \
-         the file smaller{hint}"
-    )]
-    BodyTooLarge {
-        path: String,
-        size: u64,
-        body: u64,
-        max: u64,
-        hint: &'static str,
-    },
-
     /// Branch protection or a ruleset refuses direct writes: not a race, so never retried.
     #[error(
         "branch {branch} of {repo} is protected: GitHub refused {request} with \"{message}\"; \
