@@ -82,10 +82,7 @@ pub fn check_existing(upload: &AssetUpload, assets: &[StoredAsset]) -> Existing 
     let Some(found) = assets.iter().find(|a| a.name == upload.name) else {
         return Existing::Missing;
     };
-    let len = match &upload.source {
-        AssetBytes::File { len, .. } => *len,
-        AssetBytes::Bytes(bytes) => bytes.len() as u64,
-    };
+    let len = upload.source.len();
     match &found.sha256 {
         Some(sha) if *sha == upload.sha256 => Existing::Same(found.clone()),
         Some(sha) => Existing::Different(sha.clone()),

@@ -8,10 +8,11 @@
 use std::time::Duration;
 
 use github_emulator::{Emulator, Fault, FaultPlan};
-use gt4py_publish::github::releases::{AssetSource, Release};
+use gt4py_publish::github::releases::Release;
 use gt4py_publish::github::{GitHubConfig, GitHubError, GitHubTarget, RetryPolicy, Secret};
 use gt4py_publish::hashing::sha256_hex;
 use gt4py_publish::report::RecordingReporter;
+use gt4py_publish::target::AssetBytes;
 
 const TAG: &str = "large-files";
 const WHEEL: &str = "big-1.0-py3-none-any.whl";
@@ -185,7 +186,7 @@ fn uploads_are_listed_across_pages() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha256_hex(&bytes),
             ZIP,
         )
@@ -244,14 +245,14 @@ fn a_re_upload_of_the_same_file_sends_nothing() {
     let bytes = data(1000, 2);
     let sha = sha256_hex(&bytes);
     let first = target
-        .upload_asset(&rel, WHEEL, AssetSource::Bytes(&bytes), &sha, ZIP)
+        .upload_asset(&rel, WHEEL, &AssetBytes::Bytes(bytes.clone()), &sha, ZIP)
         .unwrap();
     // Upper-case hex from the caller is the same digest.
     let again = target
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha.to_ascii_uppercase(),
             ZIP,
         )
@@ -273,7 +274,7 @@ fn other_content_under_the_name_is_a_conflict() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha256_hex(&bytes),
             ZIP,
         )
@@ -312,7 +313,7 @@ fn race_an_upload(theirs: &'static [u8], ours: &[u8]) -> (Emulator, Result<u64, 
             .upload_asset(
                 &rel,
                 WHEEL,
-                AssetSource::Bytes(ours),
+                &AssetBytes::Bytes(ours.to_vec()),
                 &sha256_hex(ours),
                 ZIP,
             )
@@ -358,7 +359,7 @@ fn a_lost_answer_after_the_upload_is_a_success() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha256_hex(&bytes),
             ZIP,
         )
@@ -387,7 +388,7 @@ fn a_server_error_before_the_upload_is_retried() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha256_hex(&bytes),
             ZIP,
         )
@@ -417,7 +418,7 @@ fn a_large_body_is_sent_at_most_twice() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha256_hex(&bytes),
             ZIP,
         )
@@ -438,7 +439,7 @@ fn a_renamed_asset_is_deleted_and_refused() {
         .upload_asset(
             &rel,
             name,
-            AssetSource::Bytes(b"wheel"),
+            &AssetBytes::Bytes(b"wheel".to_vec()),
             &sha256_hex(b"wheel"),
             ZIP,
         )
@@ -476,7 +477,7 @@ fn a_renamed_upload_whose_answer_was_lost_is_deleted_too() {
         .upload_asset(
             &rel,
             "x-1!0-py3-none-any.whl",
-            AssetSource::Bytes(b"wheel"),
+            &AssetBytes::Bytes(b"wheel".to_vec()),
             &sha256_hex(b"wheel"),
             ZIP,
         )
@@ -496,7 +497,7 @@ fn deletes_are_idempotent() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(b"x"),
+            &AssetBytes::Bytes(b"x".to_vec()),
             &sha256_hex(b"x"),
             ZIP,
         )
@@ -510,7 +511,7 @@ fn deletes_are_idempotent() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(b"x"),
+            &AssetBytes::Bytes(b"x".to_vec()),
             &sha256_hex(b"x"),
             ZIP,
         )
@@ -535,7 +536,10 @@ fn a_60_mb_file_arrives_intact() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::File { path: &path, len },
+            &AssetBytes::File {
+                path: path.clone(),
+                len,
+            },
             &sha,
             ZIP,
         )
@@ -551,8 +555,8 @@ fn a_60_mb_file_arrives_intact() {
         .upload_asset(
             &rel,
             "other-1.0-py3-none-any.whl",
-            AssetSource::File {
-                path: &path,
+            &AssetBytes::File {
+                path: path.clone(),
                 len: len + 1,
             },
             &sha,
@@ -578,7 +582,7 @@ fn the_token_is_not_sent_to_a_foreign_upload_host() {
         .upload_asset(
             &foreign,
             WHEEL,
-            AssetSource::Bytes(b"x"),
+            &AssetBytes::Bytes(b"x".to_vec()),
             &sha256_hex(b"x"),
             ZIP,
         )
@@ -602,7 +606,7 @@ fn writes_need_a_token() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(b"x"),
+            &AssetBytes::Bytes(b"x".to_vec()),
             &sha256_hex(b"x"),
             ZIP,
         )
@@ -626,7 +630,7 @@ fn enterprise_server_uploads_go_below_api_uploads() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(b"x"),
+            &AssetBytes::Bytes(b"x".to_vec()),
             &sha256_hex(b"x"),
             ZIP,
         )

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use super::client::JSON;
 use super::contents::GitHubTarget;
 use super::error::GitHubError;
-use super::releases::{Asset, AssetSource, Release};
+use super::releases::{Asset, Release};
 use crate::report::Reporter;
-use crate::target::{AssetBytes, AssetStore, AssetUpload, StoredAsset, TargetError};
+use crate::target::{AssetStore, AssetUpload, StoredAsset, TargetError};
 
 #[derive(Deserialize)]
 struct Tree {
@@ -114,14 +114,10 @@ impl AssetStore for GitHubTarget<'_> {
                 detail: format!("the release {} could not be created", self.asset_release),
             }));
         };
-        let source = match &upload.source {
-            AssetBytes::File { path, len } => AssetSource::File { path, len: *len },
-            AssetBytes::Bytes(bytes) => AssetSource::Bytes(bytes),
-        };
         Ok(stored(self.upload_asset(
             &release,
             &upload.name,
-            source,
+            &upload.source,
             &upload.sha256,
             upload.content_type,
         )?))

@@ -13,7 +13,6 @@
 
 use std::collections::HashSet;
 use std::io::{self, Cursor, Read};
-use std::path::Path;
 use std::sync::mpsc::{self, Sender};
 use std::time::Duration;
 
@@ -26,6 +25,7 @@ use super::client::{ApiRequest, JSON, Sent, WriteCheck};
 use super::contents::{GitHubTarget, upload_timeout};
 use super::error::GitHubError;
 use crate::report::Event;
+use crate::target::AssetBytes;
 
 /// Assets per listing page: GitHub's maximum, so a release of 1,000 files costs 10 requests.
 pub const PER_PAGE: u32 = 100;
@@ -74,33 +74,13 @@ pub struct Asset {
     pub url: String,
 }
 
-/// The bytes of an upload: a file (streamed, reopened on each attempt) or bytes in memory.
-#[derive(Debug, Clone, Copy)]
-pub enum AssetSource<'a> {
-    File { path: &'a Path, len: u64 },
-    Bytes(&'a [u8]),
-}
-
-impl AssetSource<'_> {
-    pub fn len(&self) -> u64 {
-        match self {
-            AssetSource::File { len, .. } => *len,
-            AssetSource::Bytes(bytes) => bytes.len() as u64,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// A fresh reader for one attempt: a streamed body cannot be replayed. A file whose size
-    /// is no longer the validated one is refused before anything is sent.
-    fn open(&self) -> Result<Box<dyn Read + Send>, GitHubError> {
-        match *self {
-            AssetSource::Bytes(bytes) => Ok(Box::new(Cursor::new(bytes.to_vec()))),
-            AssetSource::File { path, len } => {
-                Ok(Box::new(super::upload::reopen_validated(path, len)?))
-            }
+/// A fresh reader of an upload's bytes for one attempt: a streamed body cannot be replayed. A
+/// file whose size is no longer the validated one is refused before anything is sent.
+fn open(source: &AssetBytes) -> Result<Box<dyn Read + Send>, GitHubError> {
+    match source {
+        AssetBytes::Bytes(bytes) => Ok(Box::new(Cursor::new(bytes.clone()))),
+        AssetBytes::File { path, len } => {
+            Ok(Box::new(super::upload::reopen_validated(path, *len)?))
         }
     }
 }
@@ -434,7 +414,7 @@ impl GitHubTarget<'_> {
         &self,
         release: &Release,
         name: &str,
-        source: AssetSource<'_>,
+        source: &AssetBytes,
         sha256: &str,
         content_type: &str,
     ) -> Result<Asset, GitHubError> {
@@ -693,7 +673,7 @@ impl GitHubTarget<'_> {
         url: &str,
     ) -> Result<ApiRequest, GitHubError> {
         let (counts, progress) = mpsc::channel();
-        let body = RawBody::new(upload.source.open()?, upload.len, counts);
+        let body = RawBody::new(open(upload.source)?, upload.len, counts);
         let mut request = ApiRequest::new(Method::POST, path.to_string(), JSON);
         request.url = Some(url.to_string());
         request.content_type = Some(upload.content_type.to_string());
@@ -803,7 +783,7 @@ impl GitHubTarget<'_> {
 struct Upload<'a> {
     release: &'a Release,
     name: &'a str,
-    source: AssetSource<'a>,
+    source: &'a AssetBytes,
     len: u64,
     /// Lower-case hex.
     sha256: &'a str,

@@ -123,6 +123,19 @@ pub enum AssetBytes {
     Bytes(Vec<u8>),
 }
 
+impl AssetBytes {
+    pub fn len(&self) -> u64 {
+        match self {
+            AssetBytes::File { len, .. } => *len,
+            AssetBytes::Bytes(bytes) => bytes.len() as u64,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Release assets beside the index, for files too large for the repository (GitHub: one
 /// release whose assets the pages link).
 pub trait AssetStore: Sync {
