@@ -169,6 +169,19 @@ pub enum GitHubError {
         request_id: RequestId,
     },
 
+    /// A ref update refused as not a fast forward whose outcome is unknown: the read of the
+    /// branch that would tell (our own earlier update, or another run's) failed.
+    #[error(
+        "GitHub refused to move {ref_name} (\"{refusal}\"), and the branch could not be read to \
+         tell whether it already holds this run's commit"
+    )]
+    RefUnsettled {
+        ref_name: String,
+        refusal: String,
+        #[source]
+        source: Box<GitHubError>,
+    },
+
     /// Someone else changed the file since it was read; the caller re-reads and re-plans.
     #[error("`{path}` changed on GitHub while this run was writing it ({detail})")]
     Conflict { path: String, detail: String },
