@@ -167,8 +167,9 @@ pub fn settle(
                         format!("Upload {} to {}", upload.name, store.asset_location()),
                     ));
                     StoredAsset {
+                        id: None,
                         name: upload.name.clone(),
-                        size: 0,
+                        size: upload.source.len(),
                         sha256: Some(upload.sha256.clone()),
                         url: format!("(release asset {})", upload.name),
                     }
@@ -208,6 +209,7 @@ mod tests {
 
     fn asset(name: &str, size: u64, sha256: Option<&str>) -> StoredAsset {
         StoredAsset {
+            id: None,
             name: name.into(),
             size,
             sha256: sha256.map(str::to_string),

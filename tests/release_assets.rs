@@ -12,7 +12,7 @@ use gt4py_publish::github::releases::Release;
 use gt4py_publish::github::{GitHubConfig, GitHubError, GitHubTarget, RetryPolicy, Secret};
 use gt4py_publish::hashing::sha256_hex;
 use gt4py_publish::report::RecordingReporter;
-use gt4py_publish::target::AssetBytes;
+use gt4py_publish::target::{AssetBytes, AssetStore, AssetUpload};
 
 const TAG: &str = "large-files";
 const WHEEL: &str = "big-1.0-py3-none-any.whl";
@@ -63,6 +63,14 @@ fn upload_posts(emu: &Emulator) -> usize {
     emu.requests()
         .iter()
         .filter(|r| r.method == "POST" && r.path.starts_with(&prefix))
+        .count()
+}
+
+/// Listings of a release's assets (each page one request).
+fn listings(emu: &Emulator) -> usize {
+    emu.requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/assets"))
         .count()
 }
 
@@ -234,6 +242,47 @@ fn uploads_are_listed_across_pages() {
     assert!(pages[0].query.as_deref().unwrap().contains("per_page=100"));
     assert!(pages[1].path.starts_with("/repositories/1/"));
     assert!(pages[1].query.as_deref().unwrap().contains("page=2"));
+}
+
+/// Through the asset store a run lists the release once: uploads check that listing (kept
+/// current with the run's own uploads) instead of listing again per file, and deletes go by the
+/// listed id.
+#[test]
+fn a_run_lists_the_release_once() {
+    let emu = Emulator::new();
+    emu.seed_asset(TAG, "seeded-1.0-py3-none-any.whl", ZIP, b"seeded");
+    let reporter = RecordingReporter::default();
+    let target = connect(&emu, &reporter).with_asset_release(TAG);
+    let store: &dyn AssetStore = &target;
+    let listed = store.list_assets().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, Some(emu.assets(TAG)[0].id));
+    let uploads: Vec<AssetUpload> = (0..4)
+        .map(|i| {
+            let bytes = data(3000, 10 + i);
+            AssetUpload {
+                name: format!("big-1.{i}-py3-none-any.whl"),
+                sha256: sha256_hex(&bytes),
+                source: AssetBytes::Bytes(bytes),
+                content_type: ZIP,
+            }
+        })
+        .collect();
+    let stored: Vec<_> = uploads
+        .iter()
+        .map(|upload| store.put_asset(upload, &reporter).unwrap())
+        .collect();
+    // Again: the run's listing holds them now, so nothing is sent.
+    for upload in &uploads {
+        store.put_asset(upload, &reporter).unwrap();
+    }
+    assert_eq!(upload_posts(&emu), uploads.len());
+    for asset in stored.iter().chain(&listed) {
+        assert!(asset.id.is_some(), "{asset:?}");
+        store.delete_asset(asset).unwrap();
+    }
+    assert!(emu.assets(TAG).is_empty());
+    assert_eq!(listings(&emu), 1, "{:#?}", emu.requests());
 }
 
 #[test]

@@ -79,6 +79,7 @@ impl GitHubTarget<'_> {
 
 fn stored(asset: Asset) -> StoredAsset {
     StoredAsset {
+        id: Some(asset.id),
         name: asset.name,
         size: asset.size,
         sha256: asset.sha256,
@@ -125,6 +126,10 @@ impl AssetStore for GitHubTarget<'_> {
 
     fn delete_asset(&self, asset: &StoredAsset) -> Result<(), TargetError> {
         self.require_token()?;
+        if let Some(id) = asset.id {
+            return Ok(self.delete_asset_id(id, &asset.name)?);
+        }
+        // Not read from this store, so only its name says which it is.
         let Some(release) = self.release(false)? else {
             return Ok(());
         };

@@ -91,8 +91,10 @@ pub struct GitHubTarget<'r> {
     max_blob_size: u64,
     /// The tag of the release whose assets hold large files.
     pub(super) asset_release: String,
-    /// That release, once found or created, and its assets as last listed.
+    /// That release, once found or created.
     pub(super) release_cache: Mutex<Option<super::releases::Release>>,
+    /// Its assets as this run last listed them, kept current with the run's own writes.
+    pub(super) asset_listing: Mutex<Option<super::releases::AssetListing>>,
     /// The snapshot reads come from, and the blob shas its listings showed.
     pinned: Mutex<Option<Pinned>>,
     seen_blobs: Mutex<HashSet<String>>,
@@ -266,6 +268,7 @@ impl<'r> GitHubTarget<'r> {
             max_blob_size: config.max_blob_size,
             asset_release: DEFAULT_ASSET_RELEASE.to_string(),
             release_cache: Mutex::new(None),
+            asset_listing: Mutex::new(None),
             pinned: Mutex::new(None),
             seen_blobs: Mutex::new(HashSet::new()),
             full_tree: Mutex::new(None),

@@ -5,8 +5,10 @@
 //! Uploads go to another host (`uploads.github.com`, GHES `https://HOST/api/uploads`) with the
 //! file's raw bytes as a streamed body, so a 300 MB wheel costs a few buffers of memory.
 //!
-//! Uploads are idempotent: before sending, the asset list is checked (a re-run meets its own
-//! file and sends nothing); after a lost answer (dropped connection, 5xx) or a 422 "name taken",
+//! Uploads are idempotent: before sending, the release's listing is checked (a re-run meets its
+//! own file and sends nothing). The release is listed once per run and the listing kept current
+//! with the run's own uploads and deletes, so N uploads cost one listing, not N. After a lost
+//! answer (dropped connection, 5xx) or a 422 "name taken",
 //! the list settles what happened: our name with our size and sha256 is success, other bytes are
 //! a conflict (published files never change), and an upload GitHub stored under a rewritten name
 //! is deleted again, because pip takes a file's name from its URL.
@@ -83,6 +85,15 @@ fn open(source: &AssetBytes) -> Result<Box<dyn Read + Send>, GitHubError> {
             Ok(Box::new(super::upload::reopen_validated(path, *len)?))
         }
     }
+}
+
+/// The assets of one release as this run last listed them, kept current with the run's own
+/// uploads and deletes. Another run's uploads since are not in it: an upload that meets one
+/// (422 "name taken") lists again and settles from that.
+#[derive(Debug, Clone)]
+pub(super) struct AssetListing {
+    release: u64,
+    stored: Vec<Stored>,
 }
 
 /// The release JSON fields used here; everything else GitHub sends is ignored.
@@ -392,7 +403,8 @@ impl GitHubTarget<'_> {
         self.create_release(tag).map(Some)
     }
 
-    /// Every asset of the release, following `Link: rel="next"` (per_page=100). Assets left
+    /// Every asset of the release, listed now, following `Link: rel="next"` (per_page=100);
+    /// later uploads of this run check this listing instead of listing again. Assets left
     /// unfinished by a cut-off upload (state `starter`) are not listed: they hold no file, and
     /// [`GitHubTarget::upload_asset`] replaces them.
     pub fn list_assets(&self, release: &Release) -> Result<Vec<Asset>, GitHubError> {
@@ -421,7 +433,7 @@ impl GitHubTarget<'_> {
         self.require_token()?;
         let sha256 = sha256.to_ascii_lowercase();
         let len = source.len();
-        let listing = self.list_stored(release)?;
+        let listing = self.known_assets(release)?;
         let before: HashSet<u64> = listing.iter().map(|s| s.asset.id).collect();
         match settle(&listing, &before, name, len, &sha256) {
             Found::Ours(asset) => {
@@ -444,23 +456,72 @@ impl GitHubTarget<'_> {
             content_type,
             before: &before,
         };
-        self.send_asset(&upload)
+        let asset = self.send_asset(&upload)?;
+        self.remember_asset(release.id, &asset);
+        Ok(asset)
     }
 
     /// Deletes an asset; already gone (404) is success.
     pub fn delete_asset(&self, asset: &Asset) -> Result<(), GitHubError> {
+        self.delete_asset_id(asset.id, &asset.name)
+    }
+
+    /// Deletes the asset with this id (`name` is for messages), without listing the release;
+    /// already gone (404) is success.
+    pub fn delete_asset_id(&self, id: u64, name: &str) -> Result<(), GitHubError> {
         self.require_token()?;
-        let path = self.asset_path(asset.id);
+        let path = self.asset_path(id);
         let mut build = || Ok(ApiRequest::new(Method::DELETE, path.clone(), JSON));
         match self.client.execute(&mut build, &mut drain, None) {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             // A token that may read but not write gets 404 too (a classic token without the
             // `repo` scope): gone only if a read says so.
             Err(e) if e.status() == Some(404) => match self.client.get_bytes(&path, JSON) {
-                Err(gone) if gone.status() == Some(404) => Ok(()),
-                _ => Err(self.write_error(&format!("asset {}", asset.name), e)),
+                Err(gone) if gone.status() == Some(404) => {}
+                _ => return Err(self.write_error(&format!("asset {name}"), e)),
             },
-            Err(e) => Err(self.write_error(&format!("asset {}", asset.name), e)),
+            Err(e) => return Err(self.write_error(&format!("asset {name}"), e)),
+        }
+        self.forget_asset(id);
+        Ok(())
+    }
+
+    /// The release's assets as this run knows them: listed on first use, then kept current.
+    fn known_assets(&self, release: &Release) -> Result<Vec<Stored>, GitHubError> {
+        if let Ok(cache) = self.asset_listing.lock()
+            && let Some(listing) = cache.as_ref()
+            && listing.release == release.id
+        {
+            return Ok(listing.stored.clone());
+        }
+        self.list_stored(release)
+    }
+
+    fn remember_listing(&self, release: u64, stored: Vec<Stored>) {
+        if let Ok(mut cache) = self.asset_listing.lock() {
+            *cache = Some(AssetListing { release, stored });
+        }
+    }
+
+    /// Our upload, now in the release.
+    fn remember_asset(&self, release: u64, asset: &Asset) {
+        if let Ok(mut cache) = self.asset_listing.lock()
+            && let Some(listing) = cache.as_mut()
+            && listing.release == release
+        {
+            listing.stored.retain(|s| s.asset.name != asset.name);
+            listing.stored.push(Stored {
+                asset: asset.clone(),
+                complete: true,
+            });
+        }
+    }
+
+    fn forget_asset(&self, id: u64) {
+        if let Ok(mut cache) = self.asset_listing.lock()
+            && let Some(listing) = cache.as_mut()
+        {
+            listing.stored.retain(|s| s.asset.id != id);
         }
     }
 
@@ -532,7 +593,12 @@ impl GitHubTarget<'_> {
             .client
             .execute(&mut build, &mut read_all, Some(&mut check))
         {
-            Ok(Sent::Done(bytes)) => parse_release(&bytes).map_err(|e| invalid("POST", &path, e)),
+            Ok(Sent::Done(bytes)) => {
+                let release = parse_release(&bytes).map_err(|e| invalid("POST", &path, e))?;
+                // Made just now by us: nothing in it to list.
+                self.remember_listing(release.id, Vec::new());
+                Ok(release)
+            }
             Ok(Sent::AlreadyApplied) => self
                 .release_by_tag(tag)?
                 .ok_or_else(|| invalid("POST", &path, "the created release is not there")),
@@ -578,7 +644,10 @@ impl GitHubTarget<'_> {
             assets.extend(parse_assets(&bytes).map_err(|e| invalid("GET", &path, e))?);
             next = link.as_deref().and_then(next_link);
             match &next {
-                None => return Ok(assets),
+                None => {
+                    self.remember_listing(release.id, assets.clone());
+                    return Ok(assets);
+                }
                 // A `Link` that points back to a page already read would loop forever.
                 Some(url) if !seen.insert(url.clone()) => {
                     return Err(invalid("GET", &path, "the `Link` header loops"));

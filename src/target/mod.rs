@@ -99,6 +99,9 @@ pub struct CommitError {
 /// A distribution (or its `.metadata`) stored as a release asset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAsset {
+    /// The store's id for it (GitHub's asset id), so deleting it needs no listing; `None` for
+    /// an asset not read from the store (a dry run's planned upload).
+    pub id: Option<u64>,
     pub name: String,
     pub size: u64,
     /// Lower-case hex sha256, when the store reports one.
