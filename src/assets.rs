@@ -92,13 +92,36 @@ pub fn check_existing(upload: &AssetUpload, assets: &[StoredAsset]) -> Existing 
     }
 }
 
+/// An upload a dry run would make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedUpload {
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// Where it would go: `GridTools/pypi release gt4py-publish-files`.
+    pub location: String,
+}
+
+impl PlannedUpload {
+    /// As one of a dry run's planned writes: (path, message).
+    pub fn listing(&self) -> (String, String) {
+        (
+            format!("release asset {}", self.name),
+            format!(
+                "Upload {} ({} bytes) to {}",
+                self.name, self.size, self.location
+            ),
+        )
+    }
+}
+
 /// The assets of the run's release-bound distributions, uploaded where missing; keyed by
 /// distribution filename. On a dry run nothing is uploaded and missing assets are listed in
 /// `planned`. Distributions whose name is taken by other content are refused, or listed in
 /// `skipped` with `skip_existing`.
 pub struct Settled {
     pub assets: BTreeMap<String, StoredAsset>,
-    pub planned: Vec<(String, String)>,
+    pub planned: Vec<PlannedUpload>,
     pub skipped: Vec<String>,
 }
 
@@ -162,10 +185,11 @@ pub fn settle(
             let stored = match check_existing(upload, &existing) {
                 Existing::Same(asset) => asset,
                 _ if dry_run => {
-                    settled.planned.push((
-                        format!("release asset {}", upload.name),
-                        format!("Upload {} to {}", upload.name, store.asset_location()),
-                    ));
+                    settled.planned.push(PlannedUpload {
+                        name: upload.name.clone(),
+                        size: upload.source.len(),
+                        location: store.asset_location(),
+                    });
                     StoredAsset {
                         id: None,
                         name: upload.name.clone(),

@@ -133,6 +133,52 @@ fn dry_run_shows_the_one_commit_it_would_make() {
     assert_eq!(emu.commits().len(), before);
 }
 
+/// An atomic dry run lists the release asset uploads it would make (name and size) apart from
+/// the one commit, whose count is of the commit's changes alone.
+#[test]
+fn dry_run_lists_the_asset_uploads_before_the_commit() {
+    let work = TempDir::new().unwrap();
+    let dir = work.path().join("dist");
+    let emu = Emulator::start(config());
+    let dists = [
+        wheel(&dir, "dry-assets", "1.0"),
+        wheel(&dir, "dry-assets", "2.0"),
+    ];
+    let all: Vec<&Dist> = dists.iter().collect();
+    let before = emu.commits().len();
+    let run = exec(
+        gh(&emu, Some(TOKEN), "publish")
+            .args(["--atomic", "--dry-run", "--store", "release"])
+            .args(refs(&paths(&all))),
+    )
+    .ok();
+    assert!(
+        run.stdout.contains("Planned: 4 release asset upload(s)"),
+        "{run}"
+    );
+    for dist in &dists {
+        let size = std::fs::metadata(dist.path()).unwrap().len();
+        let file = format!("  upload {}  ({size} bytes)", dist.filename);
+        assert!(run.stdout.contains(&file), "{run}");
+        let metadata = dist.metadata.as_ref().unwrap().len();
+        let metadata = format!("  upload {}.metadata  ({metadata} bytes)", dist.filename);
+        assert!(run.stdout.contains(&metadata), "{run}");
+    }
+    let in_commit = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  write ") || l.starts_with("  delete "))
+        .count();
+    assert!(in_commit > 0, "{run}");
+    assert!(
+        run.stdout
+            .contains(&format!("one commit of {in_commit} change(s)")),
+        "{run}"
+    );
+    assert_eq!(emu.commits().len(), before);
+    assert!(emu.assets("gt4py-publish-files").is_empty());
+}
+
 /// A ref update refused as not a fast forward is settled by reading the branch; when that read
 /// fails, the run fails with the refusal and the failed read, rather than taking the failure
 /// for a race with another run and planning again.
