@@ -142,6 +142,7 @@ mod tests {
             ],
             writes: Vec::new(),
             changes: Default::default(),
+            uploads: Vec::new(),
             attempts: 1,
         }
     }

@@ -82,10 +82,7 @@ pub fn check_existing(upload: &AssetUpload, assets: &[StoredAsset]) -> Existing 
     let Some(found) = assets.iter().find(|a| a.name == upload.name) else {
         return Existing::Missing;
     };
-    let len = match &upload.source {
-        AssetBytes::File { len, .. } => *len,
-        AssetBytes::Bytes(bytes) => bytes.len() as u64,
-    };
+    let len = upload.source.len();
     match &found.sha256 {
         Some(sha) if *sha == upload.sha256 => Existing::Same(found.clone()),
         Some(sha) => Existing::Different(sha.clone()),
@@ -95,13 +92,36 @@ pub fn check_existing(upload: &AssetUpload, assets: &[StoredAsset]) -> Existing 
     }
 }
 
+/// An upload a dry run would make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedUpload {
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// Where it would go: `GridTools/pypi release gt4py-publish-files`.
+    pub location: String,
+}
+
+impl PlannedUpload {
+    /// As one of a dry run's planned writes: (path, message).
+    pub fn listing(&self) -> (String, String) {
+        (
+            format!("release asset {}", self.name),
+            format!(
+                "Upload {} ({} bytes) to {}",
+                self.name, self.size, self.location
+            ),
+        )
+    }
+}
+
 /// The assets of the run's release-bound distributions, uploaded where missing; keyed by
 /// distribution filename. On a dry run nothing is uploaded and missing assets are listed in
 /// `planned`. Distributions whose name is taken by other content are refused, or listed in
 /// `skipped` with `skip_existing`.
 pub struct Settled {
     pub assets: BTreeMap<String, StoredAsset>,
-    pub planned: Vec<(String, String)>,
+    pub planned: Vec<PlannedUpload>,
     pub skipped: Vec<String>,
 }
 
@@ -165,13 +185,15 @@ pub fn settle(
             let stored = match check_existing(upload, &existing) {
                 Existing::Same(asset) => asset,
                 _ if dry_run => {
-                    settled.planned.push((
-                        format!("release asset {}", upload.name),
-                        format!("Upload {} to {}", upload.name, store.asset_location()),
-                    ));
-                    StoredAsset {
+                    settled.planned.push(PlannedUpload {
                         name: upload.name.clone(),
-                        size: 0,
+                        size: upload.source.len(),
+                        location: store.asset_location(),
+                    });
+                    StoredAsset {
+                        id: None,
+                        name: upload.name.clone(),
+                        size: upload.source.len(),
                         sha256: Some(upload.sha256.clone()),
                         url: format!("(release asset {})", upload.name),
                     }
@@ -211,6 +233,7 @@ mod tests {
 
     fn asset(name: &str, size: u64, sha256: Option<&str>) -> StoredAsset {
         StoredAsset {
+            id: None,
             name: name.into(),
             size,
             sha256: sha256.map(str::to_string),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::assets::{self, StorePolicy};
+use crate::assets::{self, PlannedUpload, StorePolicy};
 use crate::budget::{self, Budget};
 use crate::change::ChangeSet;
 use crate::dist::DistFile;
@@ -35,6 +35,8 @@ pub struct PublishReport {
     pub writes: Vec<(String, String)>,
     /// The change set of the last plan (what a dry run would commit).
     pub changes: ChangeSet,
+    /// The release asset uploads a dry run would make before committing `changes`.
+    pub uploads: Vec<PlannedUpload>,
     /// Plans made; more than one means concurrent writers were merged with.
     pub attempts: u32,
 }
@@ -167,13 +169,18 @@ pub fn publish(
             settled
                 .planned
                 .iter()
-                .cloned()
+                .map(PlannedUpload::listing)
                 .chain(converged.changes.listing())
                 .collect()
         } else {
             converged.done
         },
         changes: converged.changes,
+        uploads: if options.dry_run {
+            settled.planned
+        } else {
+            Vec::new()
+        },
         attempts: converged.attempts,
     };
     for result in &report.results {

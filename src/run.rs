@@ -626,10 +626,23 @@ pub fn write_summary(
         if report.writes.is_empty() {
             writeln!(out, "No changes needed.")?;
         } else if mode == CommitMode::Atomic {
+            // Uploads are not part of the commit: they go first, so the commit's pages link
+            // files that exist.
+            if let Some(first) = report.uploads.first() {
+                writeln!(
+                    out,
+                    "Planned: {} release asset upload(s) to {}, before the commit:",
+                    report.uploads.len(),
+                    first.location
+                )?;
+                for upload in &report.uploads {
+                    writeln!(out, "  upload {}  ({} bytes)", upload.name, upload.size)?;
+                }
+            }
             writeln!(
                 out,
                 "Planned: one commit of {} change(s), \"{}\":",
-                report.writes.len(),
+                report.changes.len(),
                 report.changes.title
             )?;
             for change in &report.changes.changes {

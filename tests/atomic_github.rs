@@ -133,6 +133,94 @@ fn dry_run_shows_the_one_commit_it_would_make() {
     assert_eq!(emu.commits().len(), before);
 }
 
+/// An atomic dry run lists the release asset uploads it would make (name and size) apart from
+/// the one commit, whose count is of the commit's changes alone.
+#[test]
+fn dry_run_lists_the_asset_uploads_before_the_commit() {
+    let work = TempDir::new().unwrap();
+    let dir = work.path().join("dist");
+    let emu = Emulator::start(config());
+    let dists = [
+        wheel(&dir, "dry-assets", "1.0"),
+        wheel(&dir, "dry-assets", "2.0"),
+    ];
+    let all: Vec<&Dist> = dists.iter().collect();
+    let before = emu.commits().len();
+    let run = exec(
+        gh(&emu, Some(TOKEN), "publish")
+            .args(["--atomic", "--dry-run", "--store", "release"])
+            .args(refs(&paths(&all))),
+    )
+    .ok();
+    assert!(
+        run.stdout.contains("Planned: 4 release asset upload(s)"),
+        "{run}"
+    );
+    for dist in &dists {
+        let size = std::fs::metadata(dist.path()).unwrap().len();
+        let file = format!("  upload {}  ({size} bytes)", dist.filename);
+        assert!(run.stdout.contains(&file), "{run}");
+        let metadata = dist.metadata.as_ref().unwrap().len();
+        let metadata = format!("  upload {}.metadata  ({metadata} bytes)", dist.filename);
+        assert!(run.stdout.contains(&metadata), "{run}");
+    }
+    let in_commit = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  write ") || l.starts_with("  delete "))
+        .count();
+    assert!(in_commit > 0, "{run}");
+    assert!(
+        run.stdout
+            .contains(&format!("one commit of {in_commit} change(s)")),
+        "{run}"
+    );
+    assert_eq!(emu.commits().len(), before);
+    assert!(emu.assets("gt4py-publish-files").is_empty());
+}
+
+/// A ref update refused as not a fast forward is settled by reading the branch; when that read
+/// fails, the run fails with the refusal and the failed read, rather than taking the failure
+/// for a race with another run and planning again.
+#[test]
+fn a_failed_read_after_a_refused_ref_update_is_reported() {
+    let work = TempDir::new().unwrap();
+    let dist = wheel(&work.path().join("dist"), "refused-ref", "1.0");
+    let emu = Emulator::start(config());
+    // Our ref update waits; meanwhile another commit moves the branch (so the update is not a
+    // fast forward), and the read of the branch that follows is refused.
+    emu.add_fault(FaultRule::new(
+        "PATCH",
+        &format!("/repos/{REPO}/git/refs/"),
+        1,
+        Fault::Latency(Duration::from_millis(800)),
+    ));
+    let run = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while emu.faults().rules.iter().any(|r| r.times > 0) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the ref update never came"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            emu.add_fault(FaultRule::new(
+                "GET",
+                &format!("/repos/{REPO}/git/ref/"),
+                1,
+                Fault::status(401),
+            ));
+            emu.seed("elsewhere.txt", b"another run's commit");
+        });
+        publish_atomic(&emu, &[dist.path()]).failed()
+    });
+    assert!(run.stderr.contains("not a fast forward"), "{run}");
+    assert!(run.stderr.contains("could not be read"), "{run}");
+    assert!(run.stderr.contains("401"), "{run}");
+    assert_eq!(git_data_commits(&emu), 0, "{run}");
+}
+
 #[test]
 fn racing_atomic_publishers_make_one_commit_each_and_lose_nothing() {
     const RUNS: usize = 12;

@@ -888,3 +888,39 @@ fn a_lost_answer_on_the_last_attempt_still_finds_the_write() {
     );
     assert_eq!(emu.api_commits().len(), 1);
 }
+
+/// The site's size comes from the snapshot's one recursive listing, which folder listings share;
+/// a truncated listing is refused at once, not asked for again.
+#[test]
+fn the_site_size_reads_the_tree_once() {
+    let emu = Emulator::new();
+    emu.seed_many([("a/one", &b"x"[..]), ("a/two", &b"yy"[..])]);
+    let reporter = RecordingReporter::default();
+    let target = connect(&emu, &reporter);
+    target.snapshot().unwrap();
+    emu.reset_requests();
+    let files = emu.files();
+    let expected: u64 = files.values().map(|bytes| bytes.len() as u64).sum();
+    assert_eq!(target.site_size().unwrap(), Some(expected));
+    assert!(target.list_dir("a").unwrap().is_some());
+    let recursive = |emu: &Emulator| {
+        emu.requests()
+            .iter()
+            .filter(|r| r.query.as_deref().is_some_and(|q| q.contains("recursive")))
+            .count()
+    };
+    assert_eq!(recursive(&emu), 1, "{:#?}", emu.requests());
+    assert_eq!(emu.requests().len(), 1, "{:#?}", emu.requests());
+
+    let emu = Emulator::start(Config {
+        max_tree_entries: 2,
+        ..Config::default()
+    });
+    emu.seed_many([("a/one", &b"x"[..]), ("b/two", &b"yy"[..])]);
+    let target = connect(&emu, &reporter);
+    target.snapshot().unwrap();
+    emu.reset_requests();
+    let err = target.site_size().unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    assert_eq!(recursive(&emu), 1, "{:#?}", emu.requests());
+}

@@ -269,6 +269,31 @@ fn an_asset_name_with_other_content_is_refused_or_skipped() {
     assert!(out.says("skipped", &dist.filename), "{out}");
 }
 
+/// Publishing several files as release assets lists the release once, not once per file.
+#[test]
+fn several_assets_cost_one_listing() {
+    let work = TempDir::new().unwrap();
+    let emu = Emulator::start(config());
+    emu.seed_release(TAG);
+    let dists: Vec<Dist> = (0..4)
+        .map(|i| wheel(&work.path().join("d"), "many-assets", &format!("1.{i}")))
+        .collect();
+    let mut args = vec!["--store", "release"];
+    args.extend(dists.iter().map(|d| d.path().to_str().unwrap()));
+    let out = run(&emu, "publish", &args).ok();
+    for dist in &dists {
+        assert!(out.says("published", &dist.filename), "{out}");
+    }
+    // A wheel and its `.metadata` each.
+    assert_eq!(uploads(&emu), 2 * dists.len(), "{out}");
+    let listings = emu
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/assets"))
+        .count();
+    assert_eq!(listings, 1, "{out}");
+}
+
 /// GitHub Pages publishes at most 1 GB: a warning from 75 %, a refusal above (unless
 /// --allow-over-budget), and release assets do not count.
 #[test]

@@ -8,10 +8,11 @@
 use std::time::Duration;
 
 use github_emulator::{Emulator, Fault, FaultPlan};
-use gt4py_publish::github::releases::{AssetSource, Release};
+use gt4py_publish::github::releases::Release;
 use gt4py_publish::github::{GitHubConfig, GitHubError, GitHubTarget, RetryPolicy, Secret};
 use gt4py_publish::hashing::sha256_hex;
 use gt4py_publish::report::RecordingReporter;
+use gt4py_publish::target::{AssetBytes, AssetStore, AssetUpload};
 
 const TAG: &str = "large-files";
 const WHEEL: &str = "big-1.0-py3-none-any.whl";
@@ -62,6 +63,14 @@ fn upload_posts(emu: &Emulator) -> usize {
     emu.requests()
         .iter()
         .filter(|r| r.method == "POST" && r.path.starts_with(&prefix))
+        .count()
+}
+
+/// Listings of a release's assets (each page one request).
+fn listings(emu: &Emulator) -> usize {
+    emu.requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/assets"))
         .count()
 }
 
@@ -185,7 +194,7 @@ fn uploads_are_listed_across_pages() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha256_hex(&bytes),
             ZIP,
         )
@@ -235,6 +244,47 @@ fn uploads_are_listed_across_pages() {
     assert!(pages[1].query.as_deref().unwrap().contains("page=2"));
 }
 
+/// Through the asset store a run lists the release once: uploads check that listing (kept
+/// current with the run's own uploads) instead of listing again per file, and deletes go by the
+/// listed id.
+#[test]
+fn a_run_lists_the_release_once() {
+    let emu = Emulator::new();
+    emu.seed_asset(TAG, "seeded-1.0-py3-none-any.whl", ZIP, b"seeded");
+    let reporter = RecordingReporter::default();
+    let target = connect(&emu, &reporter).with_asset_release(TAG);
+    let store: &dyn AssetStore = &target;
+    let listed = store.list_assets().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, Some(emu.assets(TAG)[0].id));
+    let uploads: Vec<AssetUpload> = (0..4)
+        .map(|i| {
+            let bytes = data(3000, 10 + i);
+            AssetUpload {
+                name: format!("big-1.{i}-py3-none-any.whl"),
+                sha256: sha256_hex(&bytes),
+                source: AssetBytes::Bytes(bytes),
+                content_type: ZIP,
+            }
+        })
+        .collect();
+    let stored: Vec<_> = uploads
+        .iter()
+        .map(|upload| store.put_asset(upload, &reporter).unwrap())
+        .collect();
+    // Again: the run's listing holds them now, so nothing is sent.
+    for upload in &uploads {
+        store.put_asset(upload, &reporter).unwrap();
+    }
+    assert_eq!(upload_posts(&emu), uploads.len());
+    for asset in stored.iter().chain(&listed) {
+        assert!(asset.id.is_some(), "{asset:?}");
+        store.delete_asset(asset).unwrap();
+    }
+    assert!(emu.assets(TAG).is_empty());
+    assert_eq!(listings(&emu), 1, "{:#?}", emu.requests());
+}
+
 #[test]
 fn a_re_upload_of_the_same_file_sends_nothing() {
     let emu = Emulator::new();
@@ -244,14 +294,14 @@ fn a_re_upload_of_the_same_file_sends_nothing() {
     let bytes = data(1000, 2);
     let sha = sha256_hex(&bytes);
     let first = target
-        .upload_asset(&rel, WHEEL, AssetSource::Bytes(&bytes), &sha, ZIP)
+        .upload_asset(&rel, WHEEL, &AssetBytes::Bytes(bytes.clone()), &sha, ZIP)
         .unwrap();
     // Upper-case hex from the caller is the same digest.
     let again = target
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha.to_ascii_uppercase(),
             ZIP,
         )
@@ -273,7 +323,7 @@ fn other_content_under_the_name_is_a_conflict() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha256_hex(&bytes),
             ZIP,
         )
@@ -312,7 +362,7 @@ fn race_an_upload(theirs: &'static [u8], ours: &[u8]) -> (Emulator, Result<u64, 
             .upload_asset(
                 &rel,
                 WHEEL,
-                AssetSource::Bytes(ours),
+                &AssetBytes::Bytes(ours.to_vec()),
                 &sha256_hex(ours),
                 ZIP,
             )
@@ -358,7 +408,7 @@ fn a_lost_answer_after_the_upload_is_a_success() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha256_hex(&bytes),
             ZIP,
         )
@@ -387,7 +437,7 @@ fn a_server_error_before_the_upload_is_retried() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha256_hex(&bytes),
             ZIP,
         )
@@ -417,7 +467,7 @@ fn a_large_body_is_sent_at_most_twice() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(&bytes),
+            &AssetBytes::Bytes(bytes.clone()),
             &sha256_hex(&bytes),
             ZIP,
         )
@@ -438,7 +488,7 @@ fn a_renamed_asset_is_deleted_and_refused() {
         .upload_asset(
             &rel,
             name,
-            AssetSource::Bytes(b"wheel"),
+            &AssetBytes::Bytes(b"wheel".to_vec()),
             &sha256_hex(b"wheel"),
             ZIP,
         )
@@ -476,7 +526,7 @@ fn a_renamed_upload_whose_answer_was_lost_is_deleted_too() {
         .upload_asset(
             &rel,
             "x-1!0-py3-none-any.whl",
-            AssetSource::Bytes(b"wheel"),
+            &AssetBytes::Bytes(b"wheel".to_vec()),
             &sha256_hex(b"wheel"),
             ZIP,
         )
@@ -496,7 +546,7 @@ fn deletes_are_idempotent() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(b"x"),
+            &AssetBytes::Bytes(b"x".to_vec()),
             &sha256_hex(b"x"),
             ZIP,
         )
@@ -510,7 +560,7 @@ fn deletes_are_idempotent() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(b"x"),
+            &AssetBytes::Bytes(b"x".to_vec()),
             &sha256_hex(b"x"),
             ZIP,
         )
@@ -535,7 +585,10 @@ fn a_60_mb_file_arrives_intact() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::File { path: &path, len },
+            &AssetBytes::File {
+                path: path.clone(),
+                len,
+            },
             &sha,
             ZIP,
         )
@@ -551,8 +604,8 @@ fn a_60_mb_file_arrives_intact() {
         .upload_asset(
             &rel,
             "other-1.0-py3-none-any.whl",
-            AssetSource::File {
-                path: &path,
+            &AssetBytes::File {
+                path: path.clone(),
                 len: len + 1,
             },
             &sha,
@@ -578,7 +631,7 @@ fn the_token_is_not_sent_to_a_foreign_upload_host() {
         .upload_asset(
             &foreign,
             WHEEL,
-            AssetSource::Bytes(b"x"),
+            &AssetBytes::Bytes(b"x".to_vec()),
             &sha256_hex(b"x"),
             ZIP,
         )
@@ -602,7 +655,7 @@ fn writes_need_a_token() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(b"x"),
+            &AssetBytes::Bytes(b"x".to_vec()),
             &sha256_hex(b"x"),
             ZIP,
         )
@@ -626,7 +679,7 @@ fn enterprise_server_uploads_go_below_api_uploads() {
         .upload_asset(
             &rel,
             WHEEL,
-            AssetSource::Bytes(b"x"),
+            &AssetBytes::Bytes(b"x".to_vec()),
             &sha256_hex(b"x"),
             ZIP,
         )

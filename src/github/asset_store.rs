@@ -1,30 +1,11 @@
 //! The index's release assets as an [`AssetStore`]: one release (`--asset-release`, created on
-//! the first upload) whose assets the pages link, and the site's size from one recursive tree
-//! listing of the snapshot (the Pages budget).
+//! the first upload) whose assets the pages link.
 
-use serde::Deserialize;
-
-use super::client::JSON;
 use super::contents::GitHubTarget;
 use super::error::GitHubError;
-use super::releases::{Asset, AssetSource, Release};
+use super::releases::{Asset, Release};
 use crate::report::Reporter;
-use crate::target::{AssetBytes, AssetStore, AssetUpload, StoredAsset, TargetError};
-
-#[derive(Deserialize)]
-struct Tree {
-    tree: Vec<TreeEntry>,
-    #[serde(default)]
-    truncated: bool,
-}
-
-#[derive(Deserialize)]
-struct TreeEntry {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    size: Option<u64>,
-}
+use crate::target::{AssetStore, AssetUpload, StoredAsset, TargetError};
 
 impl GitHubTarget<'_> {
     /// The release, found (or created when `create`) once per run.
@@ -40,45 +21,11 @@ impl GitHubTarget<'_> {
         }
         Ok(release)
     }
-
-    /// Bytes of every file on the branch at the snapshot (what Pages publishes).
-    pub(super) fn tree_size(&self) -> Result<u64, GitHubError> {
-        if let Some(tree) = self.full_tree()?
-            && !tree.truncated
-        {
-            return Ok(tree.size());
-        }
-        let at = self
-            .pinned()
-            .map(|p| p.commit)
-            .unwrap_or_else(|| self.branch().to_string());
-        let path = format!(
-            "{}/git/trees/{}?recursive=1",
-            self.base,
-            percent_encoding::utf8_percent_encode(&at, percent_encoding::NON_ALPHANUMERIC)
-        );
-        let tree: Tree = self
-            .client
-            .get_json(&path, JSON)
-            .map_err(|e| self.repo_error(e))?;
-        if tree.truncated {
-            return Err(GitHubError::InvalidResponse {
-                method: "GET".into(),
-                path,
-                detail: "GitHub truncated the recursive tree listing (over 100,000 files)".into(),
-            });
-        }
-        Ok(tree
-            .tree
-            .iter()
-            .filter(|e| e.kind == "blob")
-            .filter_map(|e| e.size)
-            .fold(0u64, u64::saturating_add))
-    }
 }
 
 fn stored(asset: Asset) -> StoredAsset {
     StoredAsset {
+        id: Some(asset.id),
         name: asset.name,
         size: asset.size,
         sha256: asset.sha256,
@@ -114,14 +61,10 @@ impl AssetStore for GitHubTarget<'_> {
                 detail: format!("the release {} could not be created", self.asset_release),
             }));
         };
-        let source = match &upload.source {
-            AssetBytes::File { path, len } => AssetSource::File { path, len: *len },
-            AssetBytes::Bytes(bytes) => AssetSource::Bytes(bytes),
-        };
         Ok(stored(self.upload_asset(
             &release,
             &upload.name,
-            source,
+            &upload.source,
             &upload.sha256,
             upload.content_type,
         )?))
@@ -129,6 +72,10 @@ impl AssetStore for GitHubTarget<'_> {
 
     fn delete_asset(&self, asset: &StoredAsset) -> Result<(), TargetError> {
         self.require_token()?;
+        if let Some(id) = asset.id {
+            return Ok(self.delete_asset_id(id, &asset.name)?);
+        }
+        // Not read from this store, so only its name says which it is.
         let Some(release) = self.release(false)? else {
             return Ok(());
         };

@@ -91,8 +91,10 @@ pub struct GitHubTarget<'r> {
     max_blob_size: u64,
     /// The tag of the release whose assets hold large files.
     pub(super) asset_release: String,
-    /// That release, once found or created, and its assets as last listed.
+    /// That release, once found or created.
     pub(super) release_cache: Mutex<Option<super::releases::Release>>,
+    /// Its assets as this run last listed them, kept current with the run's own writes.
+    pub(super) asset_listing: Mutex<Option<super::releases::AssetListing>>,
     /// The snapshot reads come from, and the blob shas its listings showed.
     pinned: Mutex<Option<Pinned>>,
     seen_blobs: Mutex<HashSet<String>>,
@@ -107,9 +109,11 @@ pub(super) struct Pinned {
     pub tree: Option<String>,
 }
 
-/// A recursive tree listing of a snapshot.
+/// A recursive tree listing of a commit.
 #[derive(Debug)]
 pub(super) struct FullTree {
+    /// The tree's own sha.
+    pub sha: String,
     pub entries: Vec<TreeEntry>,
     /// GitHub stops past 100,000 entries or 7 MB; folder listings then come one by one.
     pub truncated: bool,
@@ -266,6 +270,7 @@ impl<'r> GitHubTarget<'r> {
             max_blob_size: config.max_blob_size,
             asset_release: DEFAULT_ASSET_RELEASE.to_string(),
             release_cache: Mutex::new(None),
+            asset_listing: Mutex::new(None),
             pinned: Mutex::new(None),
             seen_blobs: Mutex::new(HashSet::new()),
             full_tree: Mutex::new(None),
@@ -415,15 +420,7 @@ impl<'r> GitHubTarget<'r> {
         {
             return Ok(Some(tree.clone()));
         }
-        let path = format!("{}/git/trees/{}?recursive=1", self.base, pinned.commit);
-        let answer: RecursiveTree = self
-            .client
-            .get_json(&path, JSON)
-            .map_err(|e| self.repo_error(e))?;
-        let tree = Arc::new(FullTree {
-            truncated: answer.truncated,
-            entries: answer.tree,
-        });
+        let tree = Arc::new(self.read_full_tree(&pinned.commit)?);
         if let Ok(mut seen) = self.seen_blobs.lock() {
             seen.extend(
                 tree.entries
@@ -435,12 +432,52 @@ impl<'r> GitHubTarget<'r> {
         if let Ok(mut pinned) = self.pinned.lock()
             && let Some(pinned) = pinned.as_mut()
         {
-            pinned.tree = Some(answer.sha);
+            pinned.tree = Some(tree.sha.clone());
         }
         if let Ok(mut cache) = self.full_tree.lock() {
             *cache = Some(tree.clone());
         }
         Ok(Some(tree))
+    }
+
+    /// The snapshot's tree, or without a snapshot the tree at `at` (a commit or the branch),
+    /// read now: what the site size and `doctor`'s file list come from.
+    pub(super) fn full_tree_at(&self, at: &str) -> Result<Arc<FullTree>, GitHubError> {
+        match self.full_tree()? {
+            Some(tree) => Ok(tree),
+            None => self.read_full_tree(at).map(Arc::new),
+        }
+    }
+
+    /// The one reader of a recursive tree listing (`GET /git/trees/{at}?recursive=1`).
+    fn read_full_tree(&self, at: &str) -> Result<FullTree, GitHubError> {
+        let answer: RecursiveTree = self
+            .client
+            .get_json(&self.full_tree_path(at), JSON)
+            .map_err(|e| self.repo_error(e))?;
+        Ok(FullTree {
+            sha: answer.sha,
+            truncated: answer.truncated,
+            entries: answer.tree,
+        })
+    }
+
+    fn full_tree_path(&self, at: &str) -> String {
+        format!("{}/git/trees/{}?recursive=1", self.base, encode(at))
+    }
+
+    /// Bytes of every file on the branch at the snapshot (what Pages publishes). A truncated
+    /// listing is refused: a partial size would pass the budget check it exists for.
+    pub(super) fn tree_size(&self) -> Result<u64, GitHubError> {
+        let tree = self.full_tree_at(&self.read_ref())?;
+        if tree.truncated {
+            return Err(GitHubError::InvalidResponse {
+                method: "GET".into(),
+                path: self.full_tree_path(&self.read_ref()),
+                detail: "GitHub truncated the recursive tree listing (over 100,000 files)".into(),
+            });
+        }
+        Ok(tree.size())
     }
 
     fn list(&self, dir: &str) -> Result<Option<Vec<DirEntry>>, GitHubError> {

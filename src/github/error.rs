@@ -154,19 +154,6 @@ pub enum GitHubError {
         request_id: RequestId,
     },
 
-    #[error(
-        "`{path}` is {size} bytes: its upload body would be {body} bytes, above the {max} bytes \
-         GitHub accepts in one request (it cuts larger bodies off, see --max-blob-size); make \
-         the file smaller{hint}"
-    )]
-    BodyTooLarge {
-        path: String,
-        size: u64,
-        body: u64,
-        max: u64,
-        hint: &'static str,
-    },
-
     /// Branch protection or a ruleset refuses direct writes: not a race, so never retried.
     #[error(
         "branch {branch} of {repo} is protected: GitHub refused {request} with \"{message}\"; \
@@ -180,6 +167,19 @@ pub enum GitHubError {
         request: String,
         message: String,
         request_id: RequestId,
+    },
+
+    /// A ref update refused as not a fast forward whose outcome is unknown: the read of the
+    /// branch that would tell (our own earlier update, or another run's) failed.
+    #[error(
+        "GitHub refused to move {ref_name} (\"{refusal}\"), and the branch could not be read to \
+         tell whether it already holds this run's commit"
+    )]
+    RefUnsettled {
+        ref_name: String,
+        refusal: String,
+        #[source]
+        source: Box<GitHubError>,
     },
 
     /// Someone else changed the file since it was read; the caller re-reads and re-plans.

@@ -44,6 +44,16 @@ pub struct RefAnswer {
     object: ShaAnswer,
 }
 
+/// The branch against a commit of ours made on top of its old head.
+enum BranchState {
+    /// At our commit, or at one built on it (another run committed after ours landed).
+    Ours,
+    /// Still at the old head: our update did not land.
+    Unmoved,
+    /// Somewhere else: another run got there first.
+    Moved(String),
+}
+
 impl GitHubTarget<'_> {
     /// The branch's head commit, read now (by name: may lag a few seconds behind on GitHub).
     pub(super) fn head_commit(&self) -> Result<String, GitHubError> {
@@ -252,17 +262,15 @@ impl GitHubTarget<'_> {
         let body = json!({ "sha": new, "force": false })
             .to_string()
             .into_bytes();
+        let ref_name = format!("refs/heads/{}", self.branch());
         let mut check = || -> Result<WriteCheck, GitHubError> {
-            let head = self.head_commit()?;
-            if head == new || self.descends_from(&head, new)? {
-                Ok(WriteCheck::Applied)
-            } else if head == old {
-                Ok(WriteCheck::NotApplied)
-            } else {
-                Err(GitHubError::Conflict {
-                    path: format!("refs/heads/{}", self.branch()),
+            match self.branch_against(new, old)? {
+                BranchState::Ours => Ok(WriteCheck::Applied),
+                BranchState::Unmoved => Ok(WriteCheck::NotApplied),
+                BranchState::Moved(head) => Err(GitHubError::Conflict {
+                    path: ref_name.clone(),
                     detail: format!("the branch moved to {head} while this run committed"),
-                })
+                }),
             }
         };
         let sent = self.client.execute(
@@ -278,24 +286,40 @@ impl GitHubTarget<'_> {
             Ok(_) => return Ok(()),
             Err(error) => error,
         };
-        let ref_name = format!("refs/heads/{}", self.branch());
         match &error {
             GitHubError::Api { message, .. }
                 if error.status() == Some(422) && message.contains("fast forward") =>
             {
                 // A re-sent update refused as "not a fast forward" may be refusing our own
-                // earlier update, applied but unanswered: the ref decides.
-                if let Ok(head) = self.head_commit()
-                    && (head == new || self.descends_from(&head, new).unwrap_or(false))
-                {
-                    return Ok(());
+                // earlier update, applied but unanswered: the ref decides. A ref that cannot be
+                // read is that failure (bad credentials, a vanished repository, rate limits), not
+                // a race with another run to re-plan around.
+                match self.branch_against(new, old) {
+                    Ok(BranchState::Ours) => Ok(()),
+                    Ok(_) => Err(GitHubError::Conflict {
+                        path: ref_name,
+                        detail: message.clone(),
+                    }),
+                    Err(source) => Err(GitHubError::RefUnsettled {
+                        ref_name,
+                        refusal: message.clone(),
+                        source: Box::new(source),
+                    }),
                 }
-                Err(GitHubError::Conflict {
-                    path: ref_name,
-                    detail: message.clone(),
-                })
             }
             _ => Err(self.write_error(&ref_name, error)),
+        }
+    }
+
+    /// Where the branch is now, against our commit `new` made on top of `old`.
+    fn branch_against(&self, new: &str, old: &str) -> Result<BranchState, GitHubError> {
+        let head = self.head_commit()?;
+        if head == new || self.descends_from(&head, new)? {
+            Ok(BranchState::Ours)
+        } else if head == old {
+            Ok(BranchState::Unmoved)
+        } else {
+            Ok(BranchState::Moved(head))
         }
     }
 

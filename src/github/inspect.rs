@@ -103,23 +103,6 @@ pub struct BranchFiles {
     pub truncated: bool,
 }
 
-#[derive(Deserialize)]
-struct RecursiveTree {
-    #[serde(default)]
-    tree: Vec<RecursiveEntry>,
-    #[serde(default)]
-    truncated: bool,
-}
-
-#[derive(Deserialize)]
-struct RecursiveEntry {
-    path: String,
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    size: Option<u64>,
-}
-
 impl GitHubTarget<'_> {
     /// Whether requests carry a token.
     pub fn has_token(&self) -> bool {
@@ -174,21 +157,21 @@ impl GitHubTarget<'_> {
         pages_site(&client, &self.base)
     }
 
-    /// Every file of the branch with its size, read at the snapshot's commit when one was
-    /// taken (else at the branch's head, resolved now).
+    /// Every file of the branch with its size: the snapshot's recursive listing when one was
+    /// taken (the one folder listings and the site size share), else the branch's head,
+    /// resolved now.
     pub fn branch_files(&self) -> Result<BranchFiles, GitHubError> {
-        let commit = match self.pinned() {
+        let at = match self.pinned() {
             Some(pinned) => pinned.commit,
             None => self.head_commit()?,
         };
-        let path = format!("{}/git/trees/{commit}?recursive=1", self.base);
-        let tree: RecursiveTree = self.client.get_json(&path, JSON)?;
+        let tree = self.full_tree_at(&at)?;
         Ok(BranchFiles {
             files: tree
-                .tree
-                .into_iter()
+                .entries
+                .iter()
                 .filter(|e| e.kind == "blob")
-                .map(|e| (e.path, e.size.unwrap_or(0)))
+                .map(|e| (e.path.clone(), e.size.unwrap_or(0)))
                 .collect(),
             truncated: tree.truncated,
         })

@@ -5,15 +5,16 @@
 //! Uploads go to another host (`uploads.github.com`, GHES `https://HOST/api/uploads`) with the
 //! file's raw bytes as a streamed body, so a 300 MB wheel costs a few buffers of memory.
 //!
-//! Uploads are idempotent: before sending, the asset list is checked (a re-run meets its own
-//! file and sends nothing); after a lost answer (dropped connection, 5xx) or a 422 "name taken",
+//! Uploads are idempotent: before sending, the release's listing is checked (a re-run meets its
+//! own file and sends nothing). The release is listed once per run and the listing kept current
+//! with the run's own uploads and deletes, so N uploads cost one listing, not N. After a lost
+//! answer (dropped connection, 5xx) or a 422 "name taken",
 //! the list settles what happened: our name with our size and sha256 is success, other bytes are
 //! a conflict (published files never change), and an upload GitHub stored under a rewritten name
 //! is deleted again, because pip takes a file's name from its URL.
 
 use std::collections::HashSet;
 use std::io::{self, Cursor, Read};
-use std::path::Path;
 use std::sync::mpsc::{self, Sender};
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use super::client::{ApiRequest, JSON, Sent, WriteCheck};
 use super::contents::{GitHubTarget, upload_timeout};
 use super::error::GitHubError;
 use crate::report::Event;
+use crate::target::AssetBytes;
 
 /// Assets per listing page: GitHub's maximum, so a release of 1,000 files costs 10 requests.
 pub const PER_PAGE: u32 = 100;
@@ -74,35 +76,24 @@ pub struct Asset {
     pub url: String,
 }
 
-/// The bytes of an upload: a file (streamed, reopened on each attempt) or bytes in memory.
-#[derive(Debug, Clone, Copy)]
-pub enum AssetSource<'a> {
-    File { path: &'a Path, len: u64 },
-    Bytes(&'a [u8]),
+/// A fresh reader of an upload's bytes for one attempt: a streamed body cannot be replayed. A
+/// file whose size is no longer the validated one is refused before anything is sent.
+fn open(source: &AssetBytes) -> Result<Box<dyn Read + Send>, GitHubError> {
+    match source {
+        AssetBytes::Bytes(bytes) => Ok(Box::new(Cursor::new(bytes.clone()))),
+        AssetBytes::File { path, len } => {
+            Ok(Box::new(super::upload::reopen_validated(path, *len)?))
+        }
+    }
 }
 
-impl AssetSource<'_> {
-    pub fn len(&self) -> u64 {
-        match self {
-            AssetSource::File { len, .. } => *len,
-            AssetSource::Bytes(bytes) => bytes.len() as u64,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// A fresh reader for one attempt: a streamed body cannot be replayed. A file whose size
-    /// is no longer the validated one is refused before anything is sent.
-    fn open(&self) -> Result<Box<dyn Read + Send>, GitHubError> {
-        match *self {
-            AssetSource::Bytes(bytes) => Ok(Box::new(Cursor::new(bytes.to_vec()))),
-            AssetSource::File { path, len } => {
-                Ok(Box::new(super::upload::reopen_validated(path, len)?))
-            }
-        }
-    }
+/// The assets of one release as this run last listed them, kept current with the run's own
+/// uploads and deletes. Another run's uploads since are not in it: an upload that meets one
+/// (422 "name taken") lists again and settles from that.
+#[derive(Debug, Clone)]
+pub(super) struct AssetListing {
+    release: u64,
+    stored: Vec<Stored>,
 }
 
 /// The release JSON fields used here; everything else GitHub sends is ignored.
@@ -412,7 +403,8 @@ impl GitHubTarget<'_> {
         self.create_release(tag).map(Some)
     }
 
-    /// Every asset of the release, following `Link: rel="next"` (per_page=100). Assets left
+    /// Every asset of the release, listed now, following `Link: rel="next"` (per_page=100);
+    /// later uploads of this run check this listing instead of listing again. Assets left
     /// unfinished by a cut-off upload (state `starter`) are not listed: they hold no file, and
     /// [`GitHubTarget::upload_asset`] replaces them.
     pub fn list_assets(&self, release: &Release) -> Result<Vec<Asset>, GitHubError> {
@@ -434,14 +426,14 @@ impl GitHubTarget<'_> {
         &self,
         release: &Release,
         name: &str,
-        source: AssetSource<'_>,
+        source: &AssetBytes,
         sha256: &str,
         content_type: &str,
     ) -> Result<Asset, GitHubError> {
         self.require_token()?;
         let sha256 = sha256.to_ascii_lowercase();
         let len = source.len();
-        let listing = self.list_stored(release)?;
+        let listing = self.known_assets(release)?;
         let before: HashSet<u64> = listing.iter().map(|s| s.asset.id).collect();
         match settle(&listing, &before, name, len, &sha256) {
             Found::Ours(asset) => {
@@ -464,23 +456,72 @@ impl GitHubTarget<'_> {
             content_type,
             before: &before,
         };
-        self.send_asset(&upload)
+        let asset = self.send_asset(&upload)?;
+        self.remember_asset(release.id, &asset);
+        Ok(asset)
     }
 
     /// Deletes an asset; already gone (404) is success.
     pub fn delete_asset(&self, asset: &Asset) -> Result<(), GitHubError> {
+        self.delete_asset_id(asset.id, &asset.name)
+    }
+
+    /// Deletes the asset with this id (`name` is for messages), without listing the release;
+    /// already gone (404) is success.
+    pub fn delete_asset_id(&self, id: u64, name: &str) -> Result<(), GitHubError> {
         self.require_token()?;
-        let path = self.asset_path(asset.id);
+        let path = self.asset_path(id);
         let mut build = || Ok(ApiRequest::new(Method::DELETE, path.clone(), JSON));
         match self.client.execute(&mut build, &mut drain, None) {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             // A token that may read but not write gets 404 too (a classic token without the
             // `repo` scope): gone only if a read says so.
             Err(e) if e.status() == Some(404) => match self.client.get_bytes(&path, JSON) {
-                Err(gone) if gone.status() == Some(404) => Ok(()),
-                _ => Err(self.write_error(&format!("asset {}", asset.name), e)),
+                Err(gone) if gone.status() == Some(404) => {}
+                _ => return Err(self.write_error(&format!("asset {name}"), e)),
             },
-            Err(e) => Err(self.write_error(&format!("asset {}", asset.name), e)),
+            Err(e) => return Err(self.write_error(&format!("asset {name}"), e)),
+        }
+        self.forget_asset(id);
+        Ok(())
+    }
+
+    /// The release's assets as this run knows them: listed on first use, then kept current.
+    fn known_assets(&self, release: &Release) -> Result<Vec<Stored>, GitHubError> {
+        if let Ok(cache) = self.asset_listing.lock()
+            && let Some(listing) = cache.as_ref()
+            && listing.release == release.id
+        {
+            return Ok(listing.stored.clone());
+        }
+        self.list_stored(release)
+    }
+
+    fn remember_listing(&self, release: u64, stored: Vec<Stored>) {
+        if let Ok(mut cache) = self.asset_listing.lock() {
+            *cache = Some(AssetListing { release, stored });
+        }
+    }
+
+    /// Our upload, now in the release.
+    fn remember_asset(&self, release: u64, asset: &Asset) {
+        if let Ok(mut cache) = self.asset_listing.lock()
+            && let Some(listing) = cache.as_mut()
+            && listing.release == release
+        {
+            listing.stored.retain(|s| s.asset.name != asset.name);
+            listing.stored.push(Stored {
+                asset: asset.clone(),
+                complete: true,
+            });
+        }
+    }
+
+    fn forget_asset(&self, id: u64) {
+        if let Ok(mut cache) = self.asset_listing.lock()
+            && let Some(listing) = cache.as_mut()
+        {
+            listing.stored.retain(|s| s.asset.id != id);
         }
     }
 
@@ -552,7 +593,12 @@ impl GitHubTarget<'_> {
             .client
             .execute(&mut build, &mut read_all, Some(&mut check))
         {
-            Ok(Sent::Done(bytes)) => parse_release(&bytes).map_err(|e| invalid("POST", &path, e)),
+            Ok(Sent::Done(bytes)) => {
+                let release = parse_release(&bytes).map_err(|e| invalid("POST", &path, e))?;
+                // Made just now by us: nothing in it to list.
+                self.remember_listing(release.id, Vec::new());
+                Ok(release)
+            }
             Ok(Sent::AlreadyApplied) => self
                 .release_by_tag(tag)?
                 .ok_or_else(|| invalid("POST", &path, "the created release is not there")),
@@ -598,7 +644,10 @@ impl GitHubTarget<'_> {
             assets.extend(parse_assets(&bytes).map_err(|e| invalid("GET", &path, e))?);
             next = link.as_deref().and_then(next_link);
             match &next {
-                None => return Ok(assets),
+                None => {
+                    self.remember_listing(release.id, assets.clone());
+                    return Ok(assets);
+                }
                 // A `Link` that points back to a page already read would loop forever.
                 Some(url) if !seen.insert(url.clone()) => {
                     return Err(invalid("GET", &path, "the `Link` header loops"));
@@ -693,7 +742,7 @@ impl GitHubTarget<'_> {
         url: &str,
     ) -> Result<ApiRequest, GitHubError> {
         let (counts, progress) = mpsc::channel();
-        let body = RawBody::new(upload.source.open()?, upload.len, counts);
+        let body = RawBody::new(open(upload.source)?, upload.len, counts);
         let mut request = ApiRequest::new(Method::POST, path.to_string(), JSON);
         request.url = Some(url.to_string());
         request.content_type = Some(upload.content_type.to_string());
@@ -803,7 +852,7 @@ impl GitHubTarget<'_> {
 struct Upload<'a> {
     release: &'a Release,
     name: &'a str,
-    source: AssetSource<'a>,
+    source: &'a AssetBytes,
     len: u64,
     /// Lower-case hex.
     sha256: &'a str,

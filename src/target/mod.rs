@@ -99,6 +99,9 @@ pub struct CommitError {
 /// A distribution (or its `.metadata`) stored as a release asset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAsset {
+    /// The store's id for it (GitHub's asset id), so deleting it needs no listing; `None` for
+    /// an asset not read from the store (a dry run's planned upload).
+    pub id: Option<u64>,
     pub name: String,
     pub size: u64,
     /// Lower-case hex sha256, when the store reports one.
@@ -121,6 +124,19 @@ pub struct AssetUpload {
 pub enum AssetBytes {
     File { path: PathBuf, len: u64 },
     Bytes(Vec<u8>),
+}
+
+impl AssetBytes {
+    pub fn len(&self) -> u64 {
+        match self {
+            AssetBytes::File { len, .. } => *len,
+            AssetBytes::Bytes(bytes) => bytes.len() as u64,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Release assets beside the index, for files too large for the repository (GitHub: one
