@@ -483,7 +483,22 @@ fn text_parsers_never_panic() {
                 let full = ProjectPage::parse(dace.clone(), &bytes).map(|p| p.page);
                 assert_eq!(full.as_ref(), Ok(&lines.page));
                 let again = ProjectPage::parse(dace.clone(), lines.page.render().as_bytes());
-                assert_eq!(again.map(|p| p.page), full);
+                assert_eq!(again.map(|p| p.page), full.clone());
+                // An edit spliced into it reads back as the same edit on the full parse.
+                if let Ok(mut full) = full {
+                    let mut lines = lines.page;
+                    let first = full.entries().next().cloned();
+                    if let Some(first) = first {
+                        let mut yanked = first;
+                        yanked.yanked = Some("x".to_string());
+                        assert_eq!(lines.upsert(yanked.clone()), full.upsert(yanked));
+                    }
+                    let added = FileEntry::new("dace-0.0.1-py3-none-any.whl", None);
+                    assert_eq!(lines.upsert(added.clone()), full.upsert(added));
+                    let spliced = lines.render();
+                    let back = ProjectPage::parse(dace.clone(), spliced.as_bytes()).unwrap();
+                    assert_eq!(back.page, full, "{spliced}");
+                }
             }
             if let Ok(parsed) = ProjectPage::parse(dace.clone(), &bytes) {
                 // Whatever was read renders and reads back the same.
