@@ -730,7 +730,7 @@ fn bench_local_publish(sizes: &Sizes, work: &Path, table: &mut Table) -> Result<
     );
     table.row(
         &format!(
-            "  of which: git blob sha of the page ({:.0} KB, twice)",
+            "  of which: git blob sha of the page ({:.0} KB, once)",
             page_bytes.len() as f64 / 1e3
         ),
         &ms(sha),
