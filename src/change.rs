@@ -15,6 +15,8 @@ pub enum Expected {
     Absent,
     /// The path must hold exactly this blob.
     Sha(BlobSha),
+    /// The path must still hold exactly the bytes of this read (see [`ReadId`]).
+    Read(ReadId),
 }
 
 impl Expected {
@@ -25,6 +27,32 @@ impl Expected {
             None => Expected::Absent,
         }
     }
+
+    /// `Absent` for a file that was not there, else what a write must find to replace it.
+    pub fn from_version(version: Option<&Version>) -> Expected {
+        match version {
+            Some(Version::Sha(sha)) => Expected::Sha(sha.clone()),
+            Some(Version::Read(id)) => Expected::Read(*id),
+            None => Expected::Absent,
+        }
+    }
+}
+
+/// One read of a file by a store that keeps the bytes it read (a local directory): a write
+/// that expects this read compares the file with those bytes, which is exact, where a blob sha
+/// would mean hashing a 400 KB page on every publish only to compare the hash. Issued by that
+/// store's `read_file` and understood by its writes alone; a store handed one it did not issue
+/// (or no longer remembers) treats it as a conflict, and the run reads and plans again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReadId(pub u64);
+
+/// What identifies the content a read found, for the write that will replace it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Version {
+    /// Its blob sha (GitHub answers it with the content; small local files are hashed).
+    Sha(BlobSha),
+    /// The read itself, its bytes kept by the store.
+    Read(ReadId),
 }
 
 /// A distribution on disk, streamed when committed (never held in memory).

@@ -265,7 +265,7 @@ mod tests {
     use crate::hashing::git_blob_sha;
     use crate::index::{FileEntry, ProjectPage, RootPage};
     use crate::state::PAGE;
-    use crate::target::DirEntry;
+    use crate::target::{DirEntry, Version};
 
     const WHEEL: &str = "dace-1.0-py3-none-any.whl";
     const OTHER: &str = "dace-0.9-py3-none-any.whl";
@@ -298,7 +298,7 @@ mod tests {
         let bytes = page.render().into_bytes();
         files.extend([file(PAGE)]);
         ProjectState {
-            stored_page: Some((git_blob_sha(&bytes), bytes)),
+            stored_page: Some((Version::Sha(git_blob_sha(&bytes)), bytes)),
             page,
             files,
             shas,
@@ -312,7 +312,7 @@ mod tests {
         }
         let bytes = page.render().into_bytes();
         RootState {
-            stored: Some((git_blob_sha(&bytes), bytes)),
+            stored: Some((Version::Sha(git_blob_sha(&bytes)), bytes)),
             page,
             has_nojekyll: true,
             exists: true,
@@ -346,7 +346,7 @@ mod tests {
         assert!(String::from_utf8_lossy(page).contains("data-yanked=\"broken\""));
         assert_eq!(
             set.changes[0].expected,
-            Expected::from_sha(state.stored_page.as_ref().map(|(s, _)| s))
+            Expected::from_version(state.stored_page.as_ref().map(|(v, _)| v))
         );
         // Applied, then asked again: nothing to do.
         let mut yanked = state.clone();
@@ -354,7 +354,7 @@ mod tests {
         entry.yanked = Some("broken".into());
         yanked.page.upsert(entry);
         let bytes = yanked.page.render().into_bytes();
-        yanked.stored_page = Some((git_blob_sha(&bytes), bytes));
+        yanked.stored_page = Some((Version::Sha(git_blob_sha(&bytes)), bytes));
         assert!(changes(plan_set_yanked(&yanked, WHEEL, Some("broken"))).is_empty());
         assert!(!changes(plan_set_yanked(&yanked, WHEEL, None)).is_empty());
         assert_eq!(
@@ -417,7 +417,7 @@ mod tests {
         let mut state = project(&[WHEEL]);
         state.page.remove(WHEEL);
         let bytes = state.page.render().into_bytes();
-        state.stored_page = Some((git_blob_sha(&bytes), bytes));
+        state.stored_page = Some((Version::Sha(git_blob_sha(&bytes)), bytes));
         let root = root(&[]);
         let set = changes(plan_remove(&state, Some(&root), WHEEL));
         assert_eq!(

@@ -273,7 +273,7 @@ pub fn root_page_change(
     (stored.map(|(_, bytes)| bytes) != Some(&rendered)).then(|| Change {
         path: PAGE.to_string(),
         content: Content::Bytes(rendered),
-        expected: Expected::from_sha(stored.map(|(sha, _)| sha)),
+        expected: Expected::from_version(stored.map(|(version, _)| version)),
         message: message.to_string(),
     })
 }
@@ -289,7 +289,7 @@ pub fn project_page_change(
     (stored.map(|(_, bytes)| bytes) != Some(&rendered)).then(|| Change {
         path: project_path(page.project(), PAGE),
         content: Content::Bytes(rendered),
-        expected: Expected::from_sha(stored.map(|(sha, _)| sha)),
+        expected: Expected::from_version(stored.map(|(version, _)| version)),
         message,
     })
 }
@@ -304,7 +304,7 @@ mod tests {
     use crate::hashing::FileDigests;
     use crate::index::{ProjectPage, RootPage};
     use crate::metadata::CoreMetadata;
-    use crate::target::DirEntry;
+    use crate::target::{DirEntry, Version};
 
     fn wheel(filename: &str, content: &[u8]) -> DistFile {
         let parsed = DistFilename::parse(filename).unwrap();
@@ -384,7 +384,7 @@ mod tests {
             match write.path.split_once('/') {
                 None if write.path == PAGE => {
                     state.root.page = RootPage::parse(&bytes).unwrap().page;
-                    state.root.stored = Some((sha, bytes));
+                    state.root.stored = Some((Version::Sha(sha), bytes));
                 }
                 None => state.root.has_nojekyll = true,
                 Some((project, name)) => {
@@ -396,7 +396,7 @@ mod tests {
                         project.page = ProjectPage::parse(project.page.project().clone(), &bytes)
                             .unwrap()
                             .page;
-                        project.stored_page = Some((sha, bytes));
+                        project.stored_page = Some((Version::Sha(sha), bytes));
                     } else {
                         project.shas.insert(name.to_string(), sha);
                         project.files.insert(
@@ -498,7 +498,10 @@ mod tests {
             ],
             "the root page already lists dace and must not be rewritten"
         );
-        assert_eq!(plan.changes.changes[2].expected, Expected::Sha(page_sha));
+        assert_eq!(
+            plan.changes.changes[2].expected,
+            Expected::from_version(Some(&page_sha))
+        );
         let state = applied(state, &plan, &second);
         let page = &state.projects.values().next().unwrap().page;
         let names: Vec<_> = page.entries().map(|e| e.filename.as_str()).collect();

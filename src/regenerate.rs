@@ -472,7 +472,7 @@ mod tests {
     use super::*;
     use crate::hashing::git_blob_sha;
     use crate::index::RootPage;
-    use crate::target::DirEntry;
+    use crate::target::{DirEntry, Version};
 
     const A: &str = "demo-1.0-py3-none-any.whl";
     const B: &str = "demo-2.0-py3-none-any.whl";
@@ -499,7 +499,7 @@ mod tests {
             .collect();
         let stored = (!page.is_empty()).then(|| {
             let bytes = page.render().into_bytes();
-            (git_blob_sha(&bytes), bytes)
+            (Version::Sha(git_blob_sha(&bytes)), bytes)
         });
         ProjectState {
             page,
@@ -608,7 +608,7 @@ mod tests {
         root.has_nojekyll = true;
         root.page.insert(demo());
         let bytes = root.page.render().into_bytes();
-        root.stored = Some((git_blob_sha(&bytes), bytes));
+        root.stored = Some((Version::Sha(git_blob_sha(&bytes)), bytes));
         // No facts: the page already knows everything.
         let plan = plan_regenerate(
             &root,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::index::{ProjectPage, RootPage};
 use crate::name::ProjectName;
 use crate::report::{Event, Reporter};
-use crate::target::{BlobSha, DirEntry, Target, TargetError};
+use crate::target::{BlobSha, DirEntry, Target, TargetError, Version};
 
 pub const PAGE: &str = "index.html";
 pub const NOJEKYLL: &str = ".nojekyll";
@@ -16,8 +16,8 @@ pub const NOJEKYLL: &str = ".nojekyll";
 #[derive(Debug, Clone)]
 pub struct RootState {
     pub page: RootPage,
-    /// Blob sha and bytes of `index.html` as stored, `None` when there is none yet.
-    pub stored: Option<(BlobSha, Vec<u8>)>,
+    /// What identifies `index.html` as stored, and its bytes, `None` when there is none yet.
+    pub stored: Option<(Version, Vec<u8>)>,
     pub has_nojekyll: bool,
     /// Whether the index exists at all (a missing folder or empty repository reads as empty).
     pub exists: bool,
@@ -29,7 +29,7 @@ pub struct RootState {
 #[derive(Debug, Clone)]
 pub struct ProjectState {
     pub page: ProjectPage,
-    pub stored_page: Option<(BlobSha, Vec<u8>)>,
+    pub stored_page: Option<(Version, Vec<u8>)>,
     /// The folder's files by name.
     pub files: BTreeMap<String, DirEntry>,
     /// Blob shas of the files this run asked about (the ones it wants to write).
@@ -78,7 +78,7 @@ pub fn read_root(target: &dyn Target, reporter: &dyn Reporter) -> Result<RootSta
         .map(|e| e.name.clone())
         .collect();
     let stored = if listing.iter().any(|e| e.name == PAGE && !e.is_dir) {
-        target.read_file(PAGE)?.map(|f| (f.sha, f.bytes))
+        target.read_file(PAGE)?.map(|f| (f.version, f.bytes))
     } else {
         None
     };
@@ -199,7 +199,7 @@ fn read_page_and_shas(
 ) -> Result<ProjectState, StateError> {
     let page_path = project_path(project, PAGE);
     let stored_page = if files.get(PAGE).is_some_and(|e| !e.is_dir) {
-        target.read_file(&page_path)?.map(|f| (f.sha, f.bytes))
+        target.read_file(&page_path)?.map(|f| (f.version, f.bytes))
     } else {
         None
     };

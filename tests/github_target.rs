@@ -13,7 +13,7 @@ use gt4py_publish::github::client::{API_VERSION, USER_AGENT};
 use gt4py_publish::github::{GitHubConfig, GitHubError, GitHubTarget, RetryPolicy, Secret};
 use gt4py_publish::hashing::git_blob_sha;
 use gt4py_publish::report::RecordingReporter;
-use gt4py_publish::target::{Expected, Target, TargetError, Upload};
+use gt4py_publish::target::{Expected, Target, TargetError, Upload, Version};
 
 /// Waits short enough that the suite stays fast, long enough to be real waits.
 fn fast_policy() -> RetryPolicy {
@@ -122,7 +122,7 @@ fn every_method_round_trips() {
 
     let read = target.read_file("dace/index.html").unwrap().unwrap();
     assert_eq!(read.bytes, page);
-    assert_eq!(read.sha, sha);
+    assert_eq!(read.version, Version::Sha(sha.clone()));
     assert_eq!(target.file_sha(wheel).unwrap(), Some(data_sha.clone()));
     let mut streamed = Vec::new();
     target
@@ -178,7 +178,7 @@ fn a_page_over_one_megabyte_is_read_in_one_raw_request() {
     emu.reset_requests();
     let read = target.read_file("dace/index.html").unwrap().unwrap();
     assert_eq!(read.bytes, big);
-    assert_eq!(read.sha, git_blob_sha(&big));
+    assert_eq!(read.version, Version::Sha(git_blob_sha(&big)));
     let requests = emu.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(

@@ -26,7 +26,7 @@ use crate::hashing::git_blob_sha;
 use crate::report::Reporter;
 use crate::target::{
     BlobSha, CommitError, CommitMode, DirEntry, Expected, RunLock, SizeLimits, Snapshot,
-    StoredFile, Target, TargetError, Upload, check_path, commit_in_order,
+    StoredFile, Target, TargetError, Upload, Version, check_path, commit_in_order,
 };
 
 /// The public GitHub API.
@@ -540,7 +540,10 @@ impl<'r> GitHubTarget<'r> {
             Ok(bytes) => {
                 let _ = self.branch_seen.set(());
                 let sha = git_blob_sha(&bytes);
-                Ok(Some(StoredFile { bytes, sha }))
+                Ok(Some(StoredFile {
+                    bytes,
+                    version: Version::Sha(sha),
+                }))
             }
             Err(e) => self.missing(e),
         }
@@ -597,6 +600,10 @@ impl<'r> GitHubTarget<'r> {
         let old = match expected {
             Expected::Absent => None,
             Expected::Sha(sha) => Some(sha.as_str()),
+            // Issued by a local directory's reads only: not a state of this branch.
+            Expected::Read(_) => {
+                return Err(conflict(path, Some("a read made by another store"), None));
+            }
         };
         let fields = PutFields {
             message,

@@ -14,8 +14,8 @@ use std::sync::{Condvar, Mutex};
 use sha1::{Digest, Sha1};
 
 use super::{
-    BlobSha, CommitError, DirEntry, Expected, LogGroups, RunLock, StoredFile, Target, TargetError,
-    Upload, check_path,
+    BlobSha, CommitError, DirEntry, Expected, LogGroups, ReadId, RunLock, StoredFile, Target,
+    TargetError, Upload, Version, check_path,
 };
 use crate::change::{ChangeSet, Content};
 use crate::hashing::{self, git_blob_sha};
@@ -44,23 +44,27 @@ const TEMP_PREFIX: &str = ".gt4py-publish.tmp.";
 /// Pages are read whole; anything bigger than this is not a page we wrote.
 const MAX_READ: u64 = 512 * 1024 * 1024;
 
-/// Files read at least this big are remembered, so the compare-and-swap on them compares bytes
-/// instead of hashing the file again (a 1,000-entry page is 400 KB).
+/// Files read at least this big are remembered, and a write that replaces one compares it
+/// with what was read instead of hashing it (a 1,000-entry page is 400 KB; hashing it took
+/// as long as the rest of a publish into an empty index). Smaller ones are hashed.
 const REMEMBER_FROM: usize = 16 * 1024;
-/// At most this many bytes are remembered (a `verify` of a big index reads every page).
+/// At most this many bytes are remembered (a `verify` of a big index reads every page); past
+/// that, files read are hashed.
 const REMEMBER_AT_MOST: usize = 64 * 1024 * 1024;
 
 /// A local index directory.
 pub struct LocalDir {
     root: PathBuf,
-    /// Large files as this value read them, with their blob shas.
+    /// Large files as this value last read them.
     read: Mutex<Remembered>,
 }
 
 #[derive(Default)]
 struct Remembered {
-    files: HashMap<PathBuf, (BlobSha, Vec<u8>)>,
+    /// Per file, the read a write may name ([`Expected::Read`]) and its bytes.
+    files: HashMap<PathBuf, (ReadId, Vec<u8>)>,
     bytes: usize,
+    next: u64,
 }
 
 impl LocalDir {
@@ -72,31 +76,33 @@ impl LocalDir {
         }
     }
 
-    fn remember(&self, full: &Path, sha: &str, bytes: &[u8]) {
-        if bytes.len() < REMEMBER_FROM {
-            return;
-        }
-        if let Ok(mut read) = self.read.lock()
-            && read.bytes + bytes.len() <= REMEMBER_AT_MOST
+    /// What identifies `bytes`, just read from `full`: a remembered read for a large file
+    /// while there is room, its blob sha otherwise. A file read again is remembered anew: an
+    /// older read of it no longer matches, so a plan made from it conflicts and is made again.
+    fn remember(&self, full: &Path, bytes: &[u8]) -> Version {
+        if bytes.len() >= REMEMBER_FROM
+            && let Ok(mut read) = self.read.lock()
         {
-            read.bytes += bytes.len();
-            if let Some((_, old)) = read
-                .files
-                .insert(full.to_path_buf(), (sha.to_string(), bytes.to_vec()))
-            {
-                read.bytes -= old.len();
+            let old = read.files.remove(full).map_or(0, |(_, old)| old.len());
+            read.bytes -= old;
+            if read.bytes + bytes.len() <= REMEMBER_AT_MOST {
+                let id = ReadId(read.next);
+                read.next += 1;
+                read.bytes += bytes.len();
+                read.files.insert(full.to_path_buf(), (id, bytes.to_vec()));
+                return Version::Read(id);
             }
         }
+        Version::Sha(git_blob_sha(bytes))
     }
 
-    /// Whether `full` still holds what it held when this value read it with blob sha `sha`:
-    /// a byte comparison, which is exact and several times cheaper than hashing it again.
-    /// `false` also when it was not remembered (the caller then hashes it).
-    fn unchanged_since_read(&self, full: &Path, sha: &str) -> Result<bool, TargetError> {
+    /// Whether `full` still holds the bytes of read `id`. `false` also when this value does not
+    /// remember that read (another value issued it, or the file was read again since).
+    fn unchanged_since_read(&self, full: &Path, id: ReadId) -> Result<bool, TargetError> {
         let Ok(read) = self.read.lock() else {
             return Ok(false);
         };
-        let Some((_, bytes)) = read.files.get(full).filter(|(known, _)| known == sha) else {
+        let Some((_, bytes)) = read.files.get(full).filter(|(known, _)| *known == id) else {
             return Ok(false);
         };
         let file = match File::open(full) {
@@ -104,7 +110,7 @@ impl LocalDir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(Self::io("read", full, e)),
         };
-        let mut now = Vec::with_capacity(bytes.len());
+        let mut now = Vec::with_capacity(bytes.len() + 1);
         file.take(bytes.len() as u64 + 1)
             .read_to_end(&mut now)
             .map_err(|e| Self::io("read", full, e))?;
@@ -162,29 +168,28 @@ impl LocalDir {
         full: &Path,
         expected: &Expected,
     ) -> Result<(), TargetError> {
-        if let Expected::Sha(want) = expected
-            && self.unchanged_since_read(full, want)?
-        {
-            return Ok(());
-        }
-        let current = self.current_sha(full)?;
-        let matches = match (expected, &current) {
-            (Expected::Absent, None) => true,
-            (Expected::Sha(want), Some(have)) => want == have,
-            _ => false,
+        let matches = match expected {
+            Expected::Read(id) => self.unchanged_since_read(full, *id)?,
+            Expected::Absent => match fs::symlink_metadata(full) {
+                Ok(_) => false,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+                Err(e) => return Err(Self::io("read", full, e)),
+            },
+            Expected::Sha(want) => self.current_sha(full)?.as_ref() == Some(want),
         };
         if matches {
-            Ok(())
-        } else {
-            Err(TargetError::Conflict {
-                path: path.to_string(),
-                detail: format!(
-                    "expected {}, found {}",
-                    describe(Some(expected)),
-                    current.as_deref().unwrap_or("no file")
-                ),
-            })
+            return Ok(());
         }
+        // Hashed only to say what is there now.
+        let current = self.current_sha(full)?;
+        Err(TargetError::Conflict {
+            path: path.to_string(),
+            detail: format!(
+                "expected {}, found {}",
+                describe(Some(expected)),
+                current.as_deref().unwrap_or("no file")
+            ),
+        })
     }
 
     /// Writes `content` next to `full` and renames it into place, returning the blob sha of
@@ -422,6 +427,7 @@ impl LocalDir {
         let mut done = Vec::with_capacity(changes.len());
         let mut folders: Vec<&Path> = Vec::new();
         let mut groups = LogGroups::default();
+        let mut replaced = Replaced::default();
         for (i, (change, full)) in changes.changes.iter().zip(resolved).enumerate() {
             groups.enter(change, reporter);
             let result = match &staged[i] {
@@ -429,6 +435,9 @@ impl LocalDir {
                     .wait(i)
                     .map_err(|e| Self::io("flush", temp, e))
                     .and_then(|()| {
+                        if matches!(change.expected, Expected::Sha(_)) {
+                            replaced.hold(full);
+                        }
                         fs::rename(temp, full).map_err(|e| Self::io("rename into", full, e))
                     }),
                 None => fs::remove_file(full).map_err(|e| Self::io("delete", full, e)),
@@ -464,7 +473,72 @@ impl LocalDir {
                 let _ = dir.sync_all();
             }
         }
+        replaced.release();
         Ok(done)
+    }
+}
+
+/// A whole file read into one buffer sized by its length (no regrowing, one `read` for a page
+/// already in the cache); `None` when it does not exist.
+fn read_whole(full: &Path) -> Result<Option<Vec<u8>>, TargetError> {
+    let io = |e| LocalDir::io("read", full, e);
+    let file = match File::open(full) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let len = file.metadata().map_err(io)?.len();
+    if len > MAX_READ {
+        return Err(io(io::Error::other(
+            "the file is larger than 512 MiB; it is not an index page",
+        )));
+    }
+    // One byte more than the length, so a file that grew meanwhile is read to its end in the
+    // same buffer and still checked against the limit.
+    let mut bytes = Vec::with_capacity(usize::try_from(len).map_or(0, |n| n.saturating_add(1)));
+    file.take(MAX_READ + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_READ {
+        return Err(io(io::Error::other(
+            "the file is larger than 512 MiB; it is not an index page",
+        )));
+    }
+    Ok(Some(bytes))
+}
+
+/// Large files about to be replaced by a rename, held open so that the rename does not free
+/// them: freeing a file drops its cached pages and blocks, which for a 400 KB page took as long
+/// as the rename and the folder sync together. They are freed on another thread afterwards
+/// (or when the process exits), off the path of the run. A crash meanwhile leaves an orphan
+/// inode, which the filesystem frees when it is mounted again.
+#[derive(Default)]
+struct Replaced(Vec<File>);
+
+impl Replaced {
+    /// Below this, freeing a file costs less than handing it to another thread.
+    const FROM: u64 = 64 * 1024;
+
+    fn hold(&mut self, full: &Path) {
+        if let Ok(file) = File::open(full)
+            && file
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.len() >= Self::FROM)
+        {
+            self.0.push(file);
+        }
+    }
+
+    fn release(self) {
+        if self.0.is_empty() {
+            return;
+        }
+        // Detached: nothing waits for it. Where no thread can be had, the files are freed
+        // here instead.
+        let files = self.0;
+        let _ = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || drop(files));
     }
 }
 
@@ -638,6 +712,7 @@ fn describe(expected: Option<&Expected>) -> String {
     match expected {
         Some(Expected::Absent) | None => "no file".to_string(),
         Some(Expected::Sha(sha)) => sha.clone(),
+        Some(Expected::Read(_)) => "the content this run read".to_string(),
     }
 }
 
@@ -770,25 +845,11 @@ impl Target for LocalDir {
 
     fn read_file(&self, path: &str) -> Result<Option<StoredFile>, TargetError> {
         let full = self.resolve(path)?;
-        let file = match File::open(&full) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Self::io("read", &full, e)),
+        let Some(bytes) = read_whole(&full)? else {
+            return Ok(None);
         };
-        let mut bytes = Vec::new();
-        file.take(MAX_READ + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Self::io("read", &full, e))?;
-        if bytes.len() as u64 > MAX_READ {
-            return Err(Self::io(
-                "read",
-                &full,
-                io::Error::other("the file is larger than 512 MiB; it is not an index page"),
-            ));
-        }
-        let sha = git_blob_sha(&bytes);
-        self.remember(&full, &sha, &bytes);
-        Ok(Some(StoredFile { bytes, sha }))
+        let version = self.remember(&full, &bytes);
+        Ok(Some(StoredFile { bytes, version }))
     }
 
     fn file_sha(&self, path: &str) -> Result<Option<BlobSha>, TargetError> {
@@ -893,11 +954,12 @@ mod tests {
             .unwrap();
         let stored = target.read_file("dace/index.html").unwrap().unwrap();
         assert_eq!(stored.bytes, b"two");
-        assert_eq!(stored.sha, git_blob_sha(b"two"));
+        // A small file is identified by its blob sha.
+        assert_eq!(stored.version, Version::Sha(git_blob_sha(b"two")));
     }
 
-    /// A large page read once is compared byte for byte, not hashed again; a change of one
-    /// byte behind the run's back is still a conflict.
+    /// A large page is identified by the read itself and compared byte for byte, not hashed;
+    /// a change of one byte behind the run's back is still a conflict.
     #[test]
     fn a_remembered_page_changed_behind_the_run_is_a_conflict() {
         let (_dir, target) = index();
@@ -907,34 +969,99 @@ mod tests {
         std::fs::create_dir_all(target.root().join("x")).unwrap();
         std::fs::write(target.root().join("x/index.html"), &page).unwrap();
         let stored = target.read_file("x/index.html").unwrap().unwrap();
-        assert_eq!(stored.sha, git_blob_sha(&page));
+        assert_eq!(stored.bytes, page);
+        assert!(matches!(stored.version, Version::Read(_)), "{stored:?}");
+        let expected = Expected::from_version(Some(&stored.version));
 
         let mut edited = page.clone();
         edited[REMEMBER_FROM] = b'!';
         std::fs::write(target.root().join("x/index.html"), &edited).unwrap();
         let err = target
-            .put_file(
-                "x/index.html",
-                Upload::Bytes(b"new"),
-                &Expected::Sha(stored.sha.clone()),
-                "m",
-            )
+            .put_file("x/index.html", Upload::Bytes(b"new"), &expected, "m")
+            .unwrap_err();
+        assert!(matches!(err, TargetError::Conflict { .. }), "{err}");
+        // One byte more is a change too.
+        let mut longer = page.clone();
+        longer.push(b'a');
+        std::fs::write(target.root().join("x/index.html"), &longer).unwrap();
+        let err = target
+            .put_file("x/index.html", Upload::Bytes(b"new"), &expected, "m")
+            .unwrap_err();
+        assert!(matches!(err, TargetError::Conflict { .. }), "{err}");
+        // Gone is a change.
+        fs::remove_file(target.root().join("x/index.html")).unwrap();
+        let err = target
+            .put_file("x/index.html", Upload::Bytes(b"new"), &expected, "m")
             .unwrap_err();
         assert!(matches!(err, TargetError::Conflict { .. }), "{err}");
 
         std::fs::write(target.root().join("x/index.html"), &page).unwrap();
         target
-            .put_file(
-                "x/index.html",
-                Upload::Bytes(b"new"),
-                &Expected::Sha(stored.sha),
-                "m",
-            )
+            .put_file("x/index.html", Upload::Bytes(b"new"), &expected, "m")
             .unwrap();
         assert_eq!(
             std::fs::read(target.root().join("x/index.html")).unwrap(),
             b"new"
         );
+    }
+
+    /// A read is good for the one state it saw: reading the file again, or asking another
+    /// value for the same directory, never passes an old read off as current.
+    #[test]
+    fn a_read_is_honoured_only_by_the_value_that_made_it_and_until_the_next_read() {
+        let (_dir, target) = index();
+        let page = vec![b'p'; REMEMBER_FROM];
+        std::fs::create_dir_all(target.root().join("x")).unwrap();
+        std::fs::write(target.root().join("x/index.html"), &page).unwrap();
+        let first = target.read_file("x/index.html").unwrap().unwrap().version;
+        let second = target.read_file("x/index.html").unwrap().unwrap().version;
+        assert_ne!(first, second);
+        let stale = Expected::from_version(Some(&first));
+        let err = target
+            .put_file("x/index.html", Upload::Bytes(b"new"), &stale, "m")
+            .unwrap_err();
+        assert!(matches!(err, TargetError::Conflict { .. }), "{err}");
+
+        let other = LocalDir::new(target.root());
+        let err = other
+            .put_file(
+                "x/index.html",
+                Upload::Bytes(b"new"),
+                &Expected::from_version(Some(&second)),
+                "m",
+            )
+            .unwrap_err();
+        assert!(matches!(err, TargetError::Conflict { .. }), "{err}");
+        assert_eq!(fs::read(target.root().join("x/index.html")).unwrap(), page);
+
+        target
+            .put_file(
+                "x/index.html",
+                Upload::Bytes(b"new"),
+                &Expected::from_version(Some(&second)),
+                "m",
+            )
+            .unwrap();
+    }
+
+    /// Past the memory budget, files read are hashed and compared by blob sha as before.
+    #[test]
+    fn past_the_budget_a_read_is_identified_by_its_blob_sha() {
+        let (_dir, target) = index();
+        let page = vec![b'q'; REMEMBER_FROM];
+        std::fs::create_dir_all(target.root().join("x")).unwrap();
+        std::fs::write(target.root().join("x/index.html"), &page).unwrap();
+        target.read.lock().unwrap().bytes = REMEMBER_AT_MOST;
+        let stored = target.read_file("x/index.html").unwrap().unwrap();
+        assert_eq!(stored.version, Version::Sha(git_blob_sha(&page)));
+        target
+            .put_file(
+                "x/index.html",
+                Upload::Bytes(b"new"),
+                &Expected::from_version(Some(&stored.version)),
+                "m",
+            )
+            .unwrap();
     }
 
     #[test]

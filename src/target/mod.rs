@@ -7,7 +7,7 @@ pub mod local;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-pub use crate::change::{BlobSha, Expected};
+pub use crate::change::{BlobSha, Expected, ReadId, Version};
 use crate::change::{Change, ChangeSet, Content};
 use crate::report::{Event, Reporter};
 
@@ -15,7 +15,8 @@ use crate::report::{Event, Reporter};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredFile {
     pub bytes: Vec<u8>,
-    pub sha: BlobSha,
+    /// What a write must expect to replace exactly these bytes.
+    pub version: Version,
 }
 
 /// What a folder listing says of one entry.
