@@ -1044,6 +1044,48 @@ mod tests {
             .unwrap();
     }
 
+    /// A large page replaced by a commit is held open across the rename (so the rename does not
+    /// free it); a small one is not held at all. The new content is in place either way.
+    #[test]
+    fn a_large_replaced_page_is_held_until_released() {
+        let (_dir, target) = index();
+        let big = vec![b'b'; Replaced::FROM as usize];
+        fs::create_dir_all(target.root().join("x")).unwrap();
+        fs::write(target.root().join("x/index.html"), &big).unwrap();
+        fs::write(target.root().join("x/small"), b"s").unwrap();
+        let mut replaced = Replaced::default();
+        replaced.hold(&target.root().join("x/index.html"));
+        replaced.hold(&target.root().join("x/small"));
+        replaced.hold(&target.root().join("x/missing"));
+        assert_eq!(replaced.0.len(), 1);
+        fs::write(target.root().join("x/next"), b"new").unwrap();
+        fs::rename(
+            target.root().join("x/next"),
+            target.root().join("x/index.html"),
+        )
+        .unwrap();
+        let mut held = Vec::new();
+        (&replaced.0[0]).read_to_end(&mut held).unwrap();
+        assert_eq!(
+            held, big,
+            "the old page stays readable through the held handle"
+        );
+        replaced.release();
+
+        let stored = target.read_file("x/index.html").unwrap().unwrap();
+        let mut changes = ChangeSet::new("replace");
+        changes.push(crate::change::Change {
+            path: "x/index.html".to_string(),
+            content: Content::Bytes(big.clone()),
+            expected: Expected::from_version(Some(&stored.version)),
+            message: "page".to_string(),
+        });
+        target
+            .commit(&changes, &crate::report::NullReporter)
+            .unwrap();
+        assert_eq!(fs::read(target.root().join("x/index.html")).unwrap(), big);
+    }
+
     /// Past the memory budget, files read are hashed and compared by blob sha as before.
     #[test]
     fn past_the_budget_a_read_is_identified_by_its_blob_sha() {
