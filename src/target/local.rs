@@ -435,9 +435,7 @@ impl LocalDir {
                     .wait(i)
                     .map_err(|e| Self::io("flush", temp, e))
                     .and_then(|()| {
-                        if matches!(change.expected, Expected::Sha(_)) {
-                            replaced.hold(full);
-                        }
+                        replaced.hold(full, &change.expected);
                         fs::rename(temp, full).map_err(|e| Self::io("rename into", full, e))
                     }),
                 None => fs::remove_file(full).map_err(|e| Self::io("delete", full, e)),
@@ -519,7 +517,11 @@ impl Replaced {
     /// Below this, freeing a file costs less than handing it to another thread.
     const FROM: u64 = 64 * 1024;
 
-    fn hold(&mut self, full: &Path) {
+    /// Holds `full` if the change expecting `expected` there replaces a large file.
+    fn hold(&mut self, full: &Path, expected: &Expected) {
+        if matches!(expected, Expected::Absent) {
+            return;
+        }
         if let Ok(file) = File::open(full)
             && file
                 .metadata()
@@ -1053,10 +1055,17 @@ mod tests {
         fs::create_dir_all(target.root().join("x")).unwrap();
         fs::write(target.root().join("x/index.html"), &big).unwrap();
         fs::write(target.root().join("x/small"), b"s").unwrap();
+        let read = target.read_file("x/index.html").unwrap().unwrap();
+        let page = Expected::from_version(Some(&read.version));
+        assert!(matches!(page, Expected::Read(_)));
+        let small = Expected::Sha(git_blob_sha(b"s"));
         let mut replaced = Replaced::default();
-        replaced.hold(&target.root().join("x/index.html"));
-        replaced.hold(&target.root().join("x/small"));
-        replaced.hold(&target.root().join("x/missing"));
+        // A file the change creates is not there to hold.
+        replaced.hold(&target.root().join("x/index.html"), &Expected::Absent);
+        assert!(replaced.0.is_empty());
+        replaced.hold(&target.root().join("x/index.html"), &page);
+        replaced.hold(&target.root().join("x/small"), &small);
+        replaced.hold(&target.root().join("x/missing"), &small);
         assert_eq!(replaced.0.len(), 1);
         fs::write(target.root().join("x/next"), b"new").unwrap();
         fs::rename(
