@@ -1,6 +1,7 @@
 //! Where an index lives. A `Target` is a flat store of files addressed by `/`-separated relative
-//! paths (`dace/index.html`), with compare-and-swap writes keyed on git blob shas, so the same
-//! planner drives a local directory and a GitHub branch.
+//! paths (`dace/index.html`), with compare-and-swap writes keyed on what a run read (a git blob
+//! sha, or for a large file a local directory remembers, the read itself), so the same planner
+//! drives a local directory and a GitHub branch.
 
 pub mod local;
 
