@@ -41,8 +41,9 @@ impl Expected {
 /// One read of a file by a store that keeps the bytes it read (a local directory): a write
 /// that expects this read compares the file with those bytes, which is exact, where a blob sha
 /// would mean hashing a 400 KB page on every publish only to compare the hash. Issued by that
-/// store's `read_file` and understood by its writes alone; a store handed one it did not issue
-/// (or no longer remembers) treats it as a conflict, and the run reads and plans again.
+/// store's `read_file` and understood by its writes alone; ids are unique in the process, so a
+/// local directory handed one it did not issue (or no longer remembers) sees a conflict, and
+/// the run reads and plans again. Other stores refuse it as a bug.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReadId(pub u64);
 

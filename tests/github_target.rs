@@ -13,7 +13,7 @@ use gt4py_publish::github::client::{API_VERSION, USER_AGENT};
 use gt4py_publish::github::{GitHubConfig, GitHubError, GitHubTarget, RetryPolicy, Secret};
 use gt4py_publish::hashing::git_blob_sha;
 use gt4py_publish::report::RecordingReporter;
-use gt4py_publish::target::{Expected, Target, TargetError, Upload, Version};
+use gt4py_publish::target::{Expected, ReadId, Target, TargetError, Upload, Version};
 
 /// Waits short enough that the suite stays fast, long enough to be real waits.
 fn fast_policy() -> RetryPolicy {
@@ -123,6 +123,18 @@ fn every_method_round_trips() {
     let read = target.read_file("dace/index.html").unwrap().unwrap();
     assert_eq!(read.bytes, page);
     assert_eq!(read.version, Version::Sha(sha.clone()));
+    // A local directory's read is no state of a branch: refused as a bug, not re-planned.
+    let err = target
+        .put_file(
+            "dace/index.html",
+            Upload::Bytes(b"other"),
+            &Expected::Read(ReadId(0)),
+            "m",
+        )
+        .unwrap_err();
+    assert!(!matches!(err, TargetError::Conflict { .. }), "{err}");
+    assert!(err.to_string().contains("report this bug"), "{err}");
+    assert_eq!(emu.file("dace/index.html").unwrap(), page);
     assert_eq!(target.file_sha(wheel).unwrap(), Some(data_sha.clone()));
     let mut streamed = Vec::new();
     target

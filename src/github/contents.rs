@@ -600,9 +600,12 @@ impl<'r> GitHubTarget<'r> {
         let old = match expected {
             Expected::Absent => None,
             Expected::Sha(sha) => Some(sha.as_str()),
-            // Issued by a local directory's reads only: not a state of this branch.
+            // Issued by a local directory's reads only: not a state of this branch, and
+            // re-planning would not change that.
             Expected::Read(_) => {
-                return Err(conflict(path, Some("a read made by another store"), None));
+                return Err(GitHubError::ForeignRead {
+                    path: path.to_string(),
+                });
             }
         };
         let fields = PutFields {

@@ -26,6 +26,12 @@ pub enum GitHubError {
     #[error("{0}")]
     InvalidConfig(String),
 
+    #[error(
+        "internal error: the write of `{path}` was planned from a read that a local directory \
+         made, not from this branch; please report this bug"
+    )]
+    ForeignRead { path: String },
+
     #[error("could not set up the HTTP client")]
     Client(#[source] reqwest::Error),
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use sha1::{Digest, Sha1};
@@ -64,8 +64,11 @@ struct Remembered {
     /// Per file, the read a write may name ([`Expected::Read`]) and its bytes.
     files: HashMap<PathBuf, (ReadId, Vec<u8>)>,
     bytes: usize,
-    next: u64,
 }
+
+/// The next [`ReadId`], shared by every [`LocalDir`] of the process: two values on the same
+/// folder never issue the same id, so one never takes the other's older read for its own.
+static NEXT_READ: AtomicU64 = AtomicU64::new(0);
 
 impl LocalDir {
     /// An index at `root`; the folder is created on the first write.
@@ -86,8 +89,7 @@ impl LocalDir {
             let old = read.files.remove(full).map_or(0, |(_, old)| old.len());
             read.bytes -= old;
             if read.bytes + bytes.len() <= REMEMBER_AT_MOST {
-                let id = ReadId(read.next);
-                read.next += 1;
+                let id = ReadId(NEXT_READ.fetch_add(1, Ordering::Relaxed));
                 read.bytes += bytes.len();
                 read.files.insert(full.to_path_buf(), (id, bytes.to_vec()));
                 return Version::Read(id);
@@ -442,6 +444,9 @@ impl LocalDir {
             };
             if let Err(e) = result {
                 groups.close(reporter);
+                // What was renamed before the failure is reported done: make it durable too.
+                sync_folders(&folders);
+                replaced.release();
                 return Err((
                     CommitError {
                         path: change.path.clone(),
@@ -465,14 +470,18 @@ impl LocalDir {
             }
         }
         groups.close(reporter);
-        // The renames themselves durable: one sync per folder, not per file.
-        for folder in folders {
-            if let Ok(dir) = File::open(folder) {
-                let _ = dir.sync_all();
-            }
-        }
+        sync_folders(&folders);
         replaced.release();
         Ok(done)
+    }
+}
+
+/// Makes the renames in `folders` durable: one sync per folder, not per file.
+fn sync_folders(folders: &[&Path]) {
+    for folder in folders {
+        if let Ok(dir) = File::open(folder) {
+            let _ = dir.sync_all();
+        }
     }
 }
 
@@ -1024,16 +1033,22 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, TargetError::Conflict { .. }), "{err}");
 
+        // Another value on the same folder, even one that read the file itself (and so
+        // remembers bytes equal to what is there), never takes this value's read for its own.
         let other = LocalDir::new(target.root());
-        let err = other
-            .put_file(
-                "x/index.html",
-                Upload::Bytes(b"new"),
-                &Expected::from_version(Some(&second)),
-                "m",
-            )
-            .unwrap_err();
-        assert!(matches!(err, TargetError::Conflict { .. }), "{err}");
+        let own = other.read_file("x/index.html").unwrap().unwrap().version;
+        assert_ne!(own, second);
+        for foreign in [first, second.clone()] {
+            let err = other
+                .put_file(
+                    "x/index.html",
+                    Upload::Bytes(b"new"),
+                    &Expected::from_version(Some(&foreign)),
+                    "m",
+                )
+                .unwrap_err();
+            assert!(matches!(err, TargetError::Conflict { .. }), "{err}");
+        }
         assert_eq!(fs::read(target.root().join("x/index.html")).unwrap(), page);
 
         target
