@@ -107,16 +107,7 @@ impl LocalDir {
         let Some((_, bytes)) = read.files.get(full).filter(|(known, _)| *known == id) else {
             return Ok(false);
         };
-        let file = match File::open(full) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(Self::io("read", full, e)),
-        };
-        let mut now = Vec::with_capacity(bytes.len() + 1);
-        file.take(bytes.len() as u64 + 1)
-            .read_to_end(&mut now)
-            .map_err(|e| Self::io("read", full, e))?;
-        Ok(now == *bytes)
+        Ok(matches!(read_at_most(full, bytes.len() as u64)?, Whole::Bytes(now) if now == *bytes))
     }
 
     pub fn root(&self) -> &Path {
@@ -488,30 +479,48 @@ fn sync_folders(folders: &[&Path]) {
 /// A whole file read into one buffer sized by its length (no regrowing, one `read` for a page
 /// already in the cache); `None` when it does not exist.
 fn read_whole(full: &Path) -> Result<Option<Vec<u8>>, TargetError> {
+    match read_at_most(full, MAX_READ)? {
+        Whole::Missing => Ok(None),
+        Whole::Bytes(bytes) => Ok(Some(bytes)),
+        Whole::Larger => Err(LocalDir::io(
+            "read",
+            full,
+            io::Error::other("the file is larger than 512 MiB; it is not an index page"),
+        )),
+    }
+}
+
+/// What [`read_at_most`] found.
+enum Whole {
+    Missing,
+    Bytes(Vec<u8>),
+    /// More than the limit: not read past it.
+    Larger,
+}
+
+/// A file's bytes if it holds at most `limit` of them.
+fn read_at_most(full: &Path, limit: u64) -> Result<Whole, TargetError> {
     let io = |e| LocalDir::io("read", full, e);
     let file = match File::open(full) {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Whole::Missing),
         Err(e) => return Err(io(e)),
     };
     let len = file.metadata().map_err(io)?.len();
-    if len > MAX_READ {
-        return Err(io(io::Error::other(
-            "the file is larger than 512 MiB; it is not an index page",
-        )));
+    if len > limit {
+        return Ok(Whole::Larger);
     }
     // One byte more than the length, so a file that grew meanwhile is read to its end in the
     // same buffer and still checked against the limit.
     let mut bytes = Vec::with_capacity(usize::try_from(len).map_or(0, |n| n.saturating_add(1)));
-    file.take(MAX_READ + 1)
+    file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    if bytes.len() as u64 > MAX_READ {
-        return Err(io(io::Error::other(
-            "the file is larger than 512 MiB; it is not an index page",
-        )));
-    }
-    Ok(Some(bytes))
+    Ok(if bytes.len() as u64 > limit {
+        Whole::Larger
+    } else {
+        Whole::Bytes(bytes)
+    })
 }
 
 /// Large files about to be replaced by a rename, held open so that the rename does not free
@@ -1282,13 +1291,12 @@ mod tests {
                 "m",
             )
             .unwrap();
-        let err = target
-            .commit_flushed(
-                &changes,
-                Some(Flush::EachFile),
-                &crate::report::NullReporter,
-            )
-            .unwrap_err();
+        let commit_err = |changes: &ChangeSet, flush| {
+            target
+                .commit_flushed(changes, Some(flush), &crate::report::NullReporter)
+                .unwrap_err()
+        };
+        let err = commit_err(&changes, Flush::EachFile);
         assert_eq!(err.path, "p/f010.metadata");
         assert!(
             matches!(err.source, TargetError::Conflict { .. }),
@@ -1296,17 +1304,11 @@ mod tests {
         );
         assert!(err.done.is_empty());
         assert_eq!(names(&target, "p"), ["f010.metadata"]);
-        // A symlink in the last place is refused too, before anything is written.
+        // A symlink among them is refused too, before anything is written.
         fs::remove_file(target.root().join("p/f010.metadata")).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", target.root().join("p/f005.metadata")).unwrap();
         changes.changes.truncate(8);
-        let err = target
-            .commit_flushed(
-                &changes,
-                Some(Flush::Filesystem),
-                &crate::report::NullReporter,
-            )
-            .unwrap_err();
+        let err = commit_err(&changes, Flush::Filesystem);
         assert_eq!(err.path, "p/f005.metadata");
         assert!(
             matches!(err.source, TargetError::UnsafePath { .. }),
